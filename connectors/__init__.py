@@ -1,0 +1,1 @@
+"""One module per platform behind the interface of :mod:`connectors.base`."""

@@ -1,0 +1,172 @@
+"""The connector interface: one platform behind four methods.
+
+A connector is built once per configured account by the registry. It receives frozen
+``Outgoing`` objects (exactly what will be sent to that account) and answers with frozen
+``Published`` results or raises one of :mod:`connectors.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaItem:
+    """A media file already copied into relais' content-addressed store."""
+
+    path: Path
+    alt: str | None
+    mime_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """One delivery as it will leave: the post with the account's variant applied."""
+
+    delivery_id: str
+    post_id: str
+    account: str
+    library: str
+    author: str
+    title: str | None
+    text: str
+    link: str | None
+    media: tuple[MediaItem, ...]
+    due_at: datetime
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published:
+    """What the platform created."""
+
+    platform_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What a platform accepts; ``check`` enforces it offline."""
+
+    max_text_length: int | None = None
+    media_kinds: frozenset[str] = frozenset({"image", "video"})
+    max_media: int = 10
+    max_media_bytes: int | None = None
+    requires_media: bool = False
+    requires_title: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """An offline objection to an outgoing post, in a sentence a contributor understands."""
+
+    field: str
+    message: str
+
+
+class Connector(Protocol):
+    """A platform account.
+
+    - ``kind`` is the config key naming the connector (``kind: dry_run``).
+    - ``limits`` describes what the platform accepts.
+    - ``lead_time`` is how long before ``due_at`` dispatch may hand a post over (for
+      platforms with native scheduling); zero for the others.
+    - ``check`` validates offline and never touches the network.
+    - ``publish`` creates the item once and returns it, or raises a ``PublishError``.
+    - ``find`` looks for an item that an interrupted ``publish`` may have created: returns
+      it, or ``None`` when the platform certainly does not have it. It may raise
+      ``Retryable`` when the platform cannot be asked right now.
+    """
+
+    kind: ClassVar[str]
+    limits: Limits
+    lead_time: timedelta
+
+    def check(self, outgoing: Outgoing) -> list[Problem]: ...
+
+    def publish(self, outgoing: Outgoing) -> Published: ...
+
+    def find(self, outgoing: Outgoing) -> Published | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSettings:
+    """One entry of config.yaml's ``accounts``: ``options`` is the connector's own part."""
+
+    name: str
+    kind: str
+    base_dir: Path
+    # The configured zone, for connectors that show local dates (blog slugs, pages).
+    timezone: str = "UTC"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_limits(limits: Limits, outgoing: Outgoing) -> list[Problem]:
+    """The checks every connector shares; connectors add their own after these."""
+    problems: list[Problem] = []
+    if limits.max_text_length is not None and len(outgoing.text) > limits.max_text_length:
+        problems.append(
+            Problem(
+                field="text",
+                message=f"the text is {len(outgoing.text)} characters long; "
+                f"{outgoing.account} takes at most {limits.max_text_length}",
+            )
+        )
+    if limits.requires_title and not outgoing.title:
+        problems.append(Problem(field="title", message=f"{outgoing.account} needs a title"))
+    if limits.requires_media and not outgoing.media:
+        problems.append(
+            Problem(field="media", message=f"{outgoing.account} needs at least one media file")
+        )
+    if len(outgoing.media) > limits.max_media:
+        problems.append(
+            Problem(
+                field="media",
+                message=f"{len(outgoing.media)} media files; "
+                f"{outgoing.account} takes at most {limits.max_media}",
+            )
+        )
+    for item in outgoing.media:
+        kind = item.mime_type.split("/", 1)[0]
+        if kind not in limits.media_kinds:
+            problems.append(
+                Problem(
+                    field="media",
+                    message=f"{item.path.name} is {kind}; {outgoing.account} takes "
+                    f"{', '.join(sorted(limits.media_kinds)) or 'no media'}",
+                )
+            )
+        if limits.max_media_bytes is not None and item.size > limits.max_media_bytes:
+            problems.append(
+                Problem(
+                    field="media",
+                    message=f"{item.path.name} is {item.size} bytes; {outgoing.account} "
+                    f"takes at most {limits.max_media_bytes}",
+                )
+            )
+    return problems
+
+
+_Options = TypeVar("_Options", bound=BaseModel)
+
+
+def parse_options(model: type[_Options], settings: AccountSettings) -> _Options:
+    """Validate an account's options, or raise ValueError naming the account and each key."""
+    try:
+        return model.model_validate(dict(settings.options))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'options'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ValueError(
+            f"account {settings.name!r} ({settings.kind}) has unusable options: {problems}"
+        ) from None

@@ -1,0 +1,161 @@
+"""A connector that records what it would send, one JSON object per line.
+
+For demos, the offline default config and tests of the scheduler itself: every ``publish``
+appends one line to a JSON Lines file, ``find`` reads the file back. It deliberately does
+not deduplicate: a real platform would post twice if asked twice, so the log shows double
+sends instead of hiding them.
+
+The two helpers at the top (options parsing, ``OSError`` translation) are shared with the
+other local-file connector, :mod:`connectors.static_blog`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import (
+    AccountSettings,
+    Limits,
+    Outgoing,
+    Problem,
+    Published,
+    check_limits,
+    parse_options,
+)
+from connectors.errors import Ambiguous, Retryable
+from connectors.localfs import translate_os_error
+from scheduler.clock import Clock, ensure_utc
+
+
+class DryRunOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    log: Path
+    max_text_length: int | None = Field(default=None, ge=1)
+    media_kinds: frozenset[str] = frozenset({"image", "video"})
+    max_media: int = Field(default=10, ge=0)
+
+
+class DryRunConnector:
+    """Appends each delivery to ``log``; ``platform_id`` is ``dry-run:<delivery_id>``."""
+
+    kind: ClassVar[str] = "dry_run"
+
+    def __init__(self, settings: AccountSettings, clock: Clock) -> None:
+        options = parse_options(DryRunOptions, settings)
+        self.account = settings.name
+        self.clock = clock
+        self.log_path = (
+            options.log if options.log.is_absolute() else settings.base_dir / options.log
+        )
+        self.limits = Limits(
+            max_text_length=options.max_text_length,
+            media_kinds=options.media_kinds,
+            max_media=options.max_media,
+        )
+        self.lead_time = timedelta(0)
+        # Dispatch may publish from several threads; appends must not interleave.
+        self._lock = threading.Lock()
+
+    def check(self, outgoing: Outgoing) -> list[Problem]:
+        return check_limits(self.limits, outgoing)
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        line = json.dumps(self._record(outgoing), ensure_ascii=False) + "\n"
+        data = line.encode("utf-8")
+        with self._lock:
+            try:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                log = self.log_path.open("a+b", buffering=0)
+            except OSError as error:
+                raise translate_os_error(error, self.log_path, self.account) from error
+            with log:
+                self._append(log, data)
+                try:
+                    os.fsync(log.fileno())
+                except OSError as error:
+                    # The line was handed to the kernel: it may or may not be on disk now.
+                    raise Ambiguous(
+                        f"account {self.account}: wrote {self.log_path} but could not "
+                        f"sync it: {error.strerror}"
+                    ) from error
+        return _published(outgoing.delivery_id)
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        try:
+            raw = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise translate_os_error(error, self.log_path, self.account, doing="read") from error
+        for line in raw.splitlines():
+            record = _parse_line(line)
+            if record is not None and record.get("delivery_id") == outgoing.delivery_id:
+                return _published(outgoing.delivery_id)
+        return None
+
+    def _append(self, log: BinaryIO, data: bytes) -> None:
+        """One ``write`` of the whole line, so concurrent appenders never interleave."""
+        try:
+            end = log.seek(0, os.SEEK_END)
+            # A crash mid-write leaves a fragment without its newline; start on a fresh
+            # line so that fragment cannot swallow this record.
+            if end > 0:
+                log.seek(end - 1)
+                if log.read(1) != b"\n":
+                    data = b"\n" + data
+            written = log.write(data)
+        except OSError as error:
+            raise translate_os_error(error, self.log_path, self.account) from error
+        if written != len(data):
+            # Only a fragment went out; the next append starts a fresh line after it.
+            raise Retryable(
+                f"account {self.account}: only {written} of {len(data)} bytes reached "
+                f"{self.log_path}; is the disk full?"
+            )
+
+    def _record(self, outgoing: Outgoing) -> dict[str, Any]:
+        return {
+            "delivery_id": outgoing.delivery_id,
+            "post_id": outgoing.post_id,
+            "account": outgoing.account,
+            "library": outgoing.library,
+            "author": outgoing.author,
+            "sent_at": ensure_utc(self.clock.now()).isoformat(),
+            "due_at": ensure_utc(outgoing.due_at).isoformat(),
+            "title": outgoing.title,
+            "text": outgoing.text,
+            "link": outgoing.link,
+            "tags": list(outgoing.tags),
+            "media": [
+                {
+                    "file": item.path.name,
+                    "alt": item.alt,
+                    "mime_type": item.mime_type,
+                    "size": item.size,
+                    "sha256": item.sha256,
+                }
+                for item in outgoing.media
+            ],
+        }
+
+
+def _published(delivery_id: str) -> Published:
+    return Published(platform_id=f"dry-run:{delivery_id}", url=None)
+
+
+def _parse_line(line: bytes) -> Mapping[str, Any] | None:
+    """A record, or None for a blank line or the fragment an interrupted write left."""
+    try:
+        record = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None

@@ -1,0 +1,1 @@
+"""relais: the core (configuration, post files, queue, intake, dispatch, daemon, CLI)."""

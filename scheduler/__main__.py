@@ -1,0 +1,5 @@
+"""``python -m scheduler`` is ``relais``."""
+
+from scheduler.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""The composition root: the one place where config, database, clock and connectors meet."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import Connector
+from connectors.registry import build_connector
+from scheduler.clock import Clock, SystemClock
+from scheduler.config import Config, load_config
+from scheduler.db import make_engine
+from scheduler.dispatch import Dispatcher
+from scheduler.instance_lock import sqlite_path
+from scheduler.intake import Intake
+from scheduler.media_store import MediaStore
+from scheduler.queue import make_sessions
+from scheduler.retry import RetryPolicy
+
+CONFIG_ENV = "RELAIS_CONFIG"
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class App:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    connectors: Mapping[str, Connector]
+    store: MediaStore
+    owner: str
+    stopping: threading.Event
+
+    @property
+    def exclusive(self) -> bool:
+        """SQLite queues have one daemon (see instance_lock); PostgreSQL may have several."""
+        return sqlite_path(self.config.database_url) is not None
+
+    def dispatcher(self, rng: random.Random | None = None) -> Dispatcher:
+        settings = self.config.dispatch
+        return Dispatcher(
+            sessions=self.sessions,
+            clock=self.clock,
+            connectors=self.connectors,
+            settings=settings,
+            policy=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                base=settings.backoff_base,
+                cap=settings.backoff_max,
+                rng=rng or random.Random(),
+            ),
+            store=self.store,
+            owner=self.owner,
+            exclusive=self.exclusive,
+            stopping=self.stopping,
+        )
+
+    def intake(self) -> Intake:
+        return Intake(
+            config=self.config,
+            sessions=self.sessions,
+            clock=self.clock,
+            connectors=self.connectors,
+            store=self.store,
+        )
+
+
+def build_app(config: Config, *, clock: Clock | None = None) -> App:
+    clock = clock or SystemClock()
+    engine = make_engine(config.database_url)
+    connectors = {
+        name: build_connector(settings, clock)
+        for name, settings in config.account_settings().items()
+    }
+    return App(
+        config=config,
+        engine=engine,
+        sessions=make_sessions(engine),
+        clock=clock,
+        connectors=connectors,
+        store=MediaStore(config.media_store_dir),
+        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        stopping=threading.Event(),
+    )
+
+
+def load_app(path: Path | None = None, *, clock: Clock | None = None) -> App:
+    return build_app(load_config(path or default_config_path()), clock=clock)

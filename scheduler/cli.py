@@ -1,0 +1,239 @@
+"""The ``relais`` command: contributors, editors and ops all start here."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from scheduler.app import App, default_config_path, load_app
+from scheduler.config import ConfigError, load_config
+from scheduler.instance_lock import AlreadyRunning
+from scheduler.logs import configure_logging
+from scheduler.states import State
+
+
+def _app(ctx: click.Context) -> App:
+    path: Path = ctx.obj["config_path"]
+    try:
+        return load_app(path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _who(by: str | None) -> str:
+    return by or getpass.getuser()
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="config.yaml to use (default: $RELAIS_CONFIG or ./config.yaml).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """relais: publish the library network's posts, on time, exactly once."""
+    ctx.obj = {"config_path": config_path or default_config_path()}
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Do the work that is due now, then exit.")
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
+    from scheduler.daemon import Daemon
+    from scheduler.db import SchemaOutOfDate
+
+    configure_logging()
+    daemon = Daemon(_app(ctx))
+    try:
+        if once:
+            daemon.run_once()
+        else:
+            sys.exit(daemon.run_forever())
+    except (SchemaOutOfDate, AlreadyRunning) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, files: Sequence[Path]) -> None:
+    """Check post files: every problem with file and line, or a preview per account."""
+    from connectors.registry import build_connector
+    from scheduler.check import check_files, exit_status, render_reports
+    from scheduler.clock import SystemClock
+
+    try:
+        config = load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    clock = SystemClock()
+    connectors = {
+        name: build_connector(settings, clock)
+        for name, settings in config.account_settings().items()
+    }
+    reports = check_files(list(files), config=config, connectors=connectors, now=clock.now())
+    click.echo(render_reports(reports, config.zone), nl=False)
+    sys.exit(exit_status(reports))
+
+
+@main.group()
+def db() -> None:
+    """The queue database's schema."""
+
+
+@db.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Migrate the database to the latest schema (creates it if needed)."""
+    from scheduler.db import current_revision, head_revision
+    from scheduler.db import upgrade as run_upgrade
+
+    app = _app(ctx)
+    url = app.config.database_url
+    before = current_revision(app.engine)
+    run_upgrade(url)
+    after = head_revision(url)
+    shown = app.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"{shown} is at the latest schema ({after})")
+    else:
+        click.echo(f"{shown} upgraded from {before or 'empty'} to {after}")
+
+
+@db.command()
+@click.pass_context
+def current(ctx: click.Context) -> None:
+    """Print the database's schema revision and the one this relais needs."""
+    from scheduler.db import current_revision, head_revision
+
+    app = _app(ctx)
+    now, head = current_revision(app.engine), head_revision(app.config.database_url)
+    click.echo(f"database: {now or 'empty'}; needed: {head}")
+    sys.exit(0 if now == head else 1)
+
+
+@main.command()
+@click.argument("references", nargs=-1, required=True)
+@click.option("--by", help="Who approves (default: your user name).")
+@click.pass_context
+def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> None:
+    """Approve deliveries pending approval (delivery ids, id prefixes, or post ids)."""
+    from scheduler.editor import SelectionError
+    from scheduler.editor import approve as approve_deliveries
+
+    app = _app(ctx)
+    try:
+        decisions = approve_deliveries(app.sessions, app.clock, references, by=_who(by))
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    for decision in decisions:
+        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
+                   f"{decision.note}")  # fmt: skip
+
+
+@main.command()
+@click.argument("references", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: the contributor reads this.")
+@click.option("--by", help="Who rejects (default: your user name).")
+@click.pass_context
+def reject(ctx: click.Context, references: Sequence[str], reason: str, by: str | None) -> None:
+    """Reject deliveries pending approval, with a reason."""
+    from scheduler.editor import SelectionError
+    from scheduler.editor import reject as reject_deliveries
+
+    app = _app(ctx)
+    try:
+        decisions = reject_deliveries(
+            app.sessions, app.clock, references, by=_who(by), reason=reason
+        )
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    for decision in decisions:
+        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
+                   f"{decision.note}")  # fmt: skip
+
+
+@main.command(name="list")
+@click.option(
+    "--state", "states", multiple=True, type=click.Choice([s.value for s in State]),
+    help="Only deliveries in this state (repeatable).",
+)  # fmt: skip
+@click.option("--library", help="Only this library's posts.")
+@click.option("--account", help="Only this account.")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only due that local day.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def list_command(
+    ctx: click.Context,
+    states: Sequence[str],
+    library: str | None,
+    account: str | None,
+    day: datetime | None,
+    as_json: bool,
+) -> None:
+    """List deliveries with their state, time, and who decided."""
+    from scheduler.editor import list_deliveries
+
+    app = _app(ctx)
+    zone = app.config.zone
+    chosen_day: date | None = day.date() if day else None
+    rows = list_deliveries(
+        app.sessions, zone=zone, states=states, library=library, account=account, day=chosen_day
+    )
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row.__dict__, default=str, ensure_ascii=False))
+            continue
+        decided = f"{row.approved_by} {_local(row.approved_at, zone)}" if row.approved_by else ""
+        click.echo(
+            f"{row.id[:8]}  {_local(row.due_at, zone)}  {row.state:<16} {row.account:<12} "
+            f"{row.library:<12} {row.post_key}"
+            + (f"  [{decided}]" if decided else "")
+            + (f"  {row.reason}" if row.reason else "")
+            + (f"  {row.url}" if row.url else "")
+        )
+    if not rows and not as_json:
+        click.echo("no deliveries match")
+
+
+@main.group()
+def accounts() -> None:
+    """The configured platform accounts."""
+
+
+@accounts.command()
+@click.argument("account")
+@click.option("--by", help="Who resumes it (default: your user name).")
+@click.pass_context
+def resume(ctx: click.Context, account: str, by: str | None) -> None:
+    """Unpause an account after its credentials were renewed; its held posts go back."""
+    from scheduler.editor import resume_account
+
+    app = _app(ctx)
+    if account not in app.connectors:
+        raise click.ClickException(f"no account {account!r} in {ctx.obj['config_path']}")
+    count = resume_account(app.sessions, app.clock, account, by=_who(by))
+    click.echo(f"{account} resumed; {count} held deliveries back in the queue")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of post files (for editors' YAML plugins)."""
+    from scheduler.postfile import post_file_json_schema
+
+    click.echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))

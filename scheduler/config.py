@@ -1,0 +1,200 @@
+"""config.yaml: one schema, unknown keys are errors, every problem reported at once.
+
+Secrets never live here: connectors read them from the environment or from the
+credentials directory (``$CREDENTIALS_DIRECTORY`` under systemd).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connectors.base import AccountSettings
+from scheduler.durations import Duration
+
+DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LibraryConfig(_Strict):
+    name: str
+    website: str | None = None
+
+
+class AccountConfig(BaseModel):
+    """``kind`` picks the connector; every other key is the connector's own option."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    label: str | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ApprovalRule(_Strict):
+    """A delivery matching every key given here needs no editor's approval."""
+
+    library: str | None = None
+    account: str | None = None
+    author: str | None = None
+
+    def matches(self, *, library: str, account: str, author: str) -> bool:
+        wanted = {"library": self.library, "account": self.account, "author": self.author}
+        actual = {"library": library, "account": account, "author": author}
+        given = {key: value for key, value in wanted.items() if value is not None}
+        return bool(given) and all(actual[key] == value for key, value in given.items())
+
+
+class ApprovalConfig(_Strict):
+    auto: tuple[ApprovalRule, ...] = ()
+
+
+class DispatchConfig(_Strict):
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    backoff_base: Duration = timedelta(seconds=30)
+    backoff_max: Duration = timedelta(hours=1)
+    lease: Duration = timedelta(minutes=5)
+    reconcile_after: Duration = timedelta(minutes=2)
+    shutdown_deadline: Duration = timedelta(seconds=20)
+
+
+class IntakeConfig(_Strict):
+    scan_interval: Duration = timedelta(seconds=10)
+    settle: Duration = timedelta(seconds=2)
+    max_file_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_media_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+
+
+class Config(_Strict):
+    timezone: str
+    database: str = "sqlite:///queue.db"
+    inbox: Path = Path("inbox")
+    processed: Path = Path("processed")
+    rejected: Path = Path("rejected")
+    state_dir: Path = Path("state")
+    libraries: dict[str, LibraryConfig]
+    accounts: dict[str, AccountConfig]
+    approval: ApprovalConfig = ApprovalConfig()
+    dispatch: DispatchConfig = DispatchConfig()
+    intake: IntakeConfig = IntakeConfig()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as Europe/Zurich") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def path(self, relative: Path) -> Path:
+        return relative if relative.is_absolute() else self.base_dir / relative
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.path(self.inbox)
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.path(self.processed)
+
+    @property
+    def rejected_dir(self) -> Path:
+        return self.path(self.rejected)
+
+    @property
+    def media_store_dir(self) -> Path:
+        return self.path(self.state_dir) / "media"
+
+    @property
+    def database_url(self) -> str:
+        """The environment wins, so a password never has to be written into config.yaml."""
+        url = os.environ.get(DATABASE_URL_ENV) or self.database
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str(self.path(Path(url[len(prefix) :])))
+        return url
+
+    def account_settings(self) -> Mapping[str, AccountSettings]:
+        return {
+            name: AccountSettings(
+                name=name,
+                kind=account.kind,
+                base_dir=self.base_dir,
+                timezone=self.timezone,
+                options=account.options,
+            )
+            for name, account in self.accounts.items()
+        }
+
+    def needs_approval(self, *, library: str, account: str, author: str) -> bool:
+        return not any(
+            rule.matches(library=library, account=account, author=author)
+            for rule in self.approval.auto
+        )
+
+
+class ConfigError(Exception):
+    """config.yaml cannot be used; the message lists every problem."""
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping of settings")
+    raw["base_dir"] = path.resolve().parent
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        lines = [
+            f"{path}: {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from None
+    _check_references(path, config)
+    return config
+
+
+def _check_references(path: Path, config: Config) -> None:
+    from connectors.registry import KINDS
+
+    problems = [
+        f"{path}: accounts.{name}.kind: unknown connector {account.kind!r} "
+        f"(known: {', '.join(sorted(KINDS))})"
+        for name, account in config.accounts.items()
+        if account.kind not in KINDS
+    ]
+    for index, rule in enumerate(config.approval.auto):
+        if rule.library is not None and rule.library not in config.libraries:
+            problems.append(f"{path}: approval.auto.{index}.library: unknown {rule.library!r}")
+        if rule.account is not None and rule.account not in config.accounts:
+            problems.append(f"{path}: approval.auto.{index}.account: unknown {rule.account!r}")
+        if rule.library is None and rule.account is None and rule.author is None:
+            problems.append(
+                f"{path}: approval.auto.{index}: a rule needs library, account or author"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))

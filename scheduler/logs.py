@@ -1,0 +1,62 @@
+"""Structured logs: one JSON object per line on stdout, human-readable on a terminal.
+
+Call sites pass their ids as ``extra={"fields": {...}}``; every line about a post carries
+post, delivery, account and attempt ids. Secrets are never passed in, so never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_RESERVED = ("post_id", "delivery_id", "account", "attempt")
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """``logger.info(msg, extra=fields(delivery_id=...))`` without None noise."""
+    return {"fields": {key: value for key, value in values.items() if value is not None}}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class HumanFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extra: dict[str, Any] = getattr(record, "fields", {})
+        ids = " ".join(f"{key}={extra[key]}" for key in _RESERVED if key in extra)
+        rest = " ".join(f"{k}={v}" for k, v in extra.items() if k not in _RESERVED)
+        text = f"{moment} {record.levelname:<7} {record.getMessage()}"
+        for part in (rest, ids):
+            if part:
+                text += f"  [{part}]"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:
+    stream = stream or sys.stdout
+    handler = logging.StreamHandler(stream)
+    human = hasattr(stream, "isatty") and stream.isatty()
+    handler.setFormatter(HumanFormatter() if human else JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Library chatter (APScheduler's "Running job ...") is not what ops act on.
+    for noisy in ("apscheduler", "watchdog", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

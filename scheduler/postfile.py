@@ -417,6 +417,8 @@ class _Checker:
         self.media: dict[Loc, tuple[MediaRef, ...]] = {}
         self.timings: dict[str, Timing] = {}
         self._media_cache: dict[str, MediaRef] = {}
+        # A withdrawal must go through even when the post's time has passed meanwhile.
+        self.past_ok = False
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
@@ -424,6 +426,7 @@ class _Checker:
     def check(self, data: dict[str, Any]) -> PostModel | None:
         """Check everything; returns the validated model, or ``None`` if its shape is wrong."""
         model: PostModel | None = None
+        self.past_ok = data.get("cancel") is True
         try:
             model = PostModel.model_validate(data)
         except ValidationError as error:
@@ -498,7 +501,9 @@ class _Checker:
         if not isinstance(text, str):
             return None  # the model reports the wrong type
         try:
-            return parse_time(text, zone=self.config.zone, now=self.now, role=role)
+            return parse_time(
+                text, zone=self.config.zone, now=self.now, role=role, past_ok=self.past_ok
+            )
         except TimeSpecError as error:
             self.problem(loc, f"{'.'.join(map(str, loc))}: {error}")
             return None

@@ -49,19 +49,22 @@ class TimeSpecError(ValueError):
     """The text is not a usable time; the message is a sentence for the contributor."""
 
 
-def parse_time(text: str, *, zone: ZoneInfo, now: datetime, role: Role = "at") -> datetime:
+def parse_time(
+    text: str, *, zone: ZoneInfo, now: datetime, role: Role = "at", past_ok: bool = False
+) -> datetime:
     """Resolve ``text`` to an aware UTC datetime, or raise :class:`TimeSpecError`.
 
     ``role`` says where the time stands: an ``at`` needs a time of day; window bounds
     (``from``/``until``) may be bare dates. ``at`` and ``until`` may not lie more than
     :data:`MAX_PAST` in the past; a window that opened earlier is fine as long as it has
-    not closed. Nothing may lie more than :data:`MAX_AHEAD` ahead.
+    not closed (``past_ok`` lifts that, for a post being withdrawn). Nothing may lie more
+    than :data:`MAX_AHEAD` ahead.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     spoken = " ".join(text.split())
     moment = _resolve(spoken.lower(), spoken, zone=zone, now=now, role=role)
-    if role != "from" and moment < now - MAX_PAST:
+    if role != "from" and not past_ok and moment < now - MAX_PAST:
         raise TimeSpecError(
             f"{spoken} is in the past (it is now {describe_local(now, zone)} in {zone.key}); "
             "give a time still to come"

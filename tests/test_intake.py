@@ -245,3 +245,13 @@ def test_next_free_slot_posts_queue_from_their_approval(app: App, clock: FakeClo
     assert {row.due_at for row in rows} == {clock.now()}
     app.dispatcher().run_due()
     assert set(states(app).values()) == {"published"}
+
+
+def test_a_post_can_be_withdrawn_after_its_time_has_passed(app: App, clock: FakeClock) -> None:
+    drop(app.config, "eaux-vives/escalade.yaml", CONTRIBUTION)
+    app.intake().scan()  # pending approval: nobody approved it in time
+    clock.advance(days=5)
+    drop(app.config, "eaux-vives/escalade.yaml", CONTRIBUTION + "cancel: true\n")
+    report = app.intake().scan()
+    assert [result.outcome for _, result in report.queued] == ["cancelled"]
+    assert set(states(app).values()) == {"cancelled"}

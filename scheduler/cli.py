@@ -234,6 +234,6 @@ def resume(ctx: click.Context, account: str, by: str | None) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of post files (for editors' YAML plugins)."""
-    from scheduler.postfile import post_file_json_schema
+    from scheduler.postmodel import post_file_json_schema
 
     click.echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))

@@ -17,8 +17,8 @@ from scheduler.postfile import (
     PostFileInvalid,
     Timing,
     parse_post_file,
-    post_file_json_schema,
 )
+from scheduler.postmodel import post_file_json_schema
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 JPEG = bytes.fromhex("ffd8ffe000104a4649460001") + b"\x00" * 200

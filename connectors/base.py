@@ -108,6 +108,10 @@ class AccountSettings:
     timezone: str = "UTC"
     options: Mapping[str, Any] = field(default_factory=dict)
 
+    def resolve(self, path: Path) -> Path:
+        """A path from the options: relative ones are relative to config.yaml's folder."""
+        return path if path.is_absolute() else self.base_dir / path
+
 
 def check_limits(limits: Limits, outgoing: Outgoing) -> list[Problem]:
     """The checks every connector shares; connectors add their own after these."""

@@ -53,9 +53,7 @@ class DryRunConnector:
         options = parse_options(DryRunOptions, settings)
         self.account = settings.name
         self.clock = clock
-        self.log_path = (
-            options.log if options.log.is_absolute() else settings.base_dir / options.log
-        )
+        self.log_path = settings.resolve(options.log)
         self.limits = Limits(
             max_text_length=options.max_text_length,
             media_kinds=options.media_kinds,

@@ -111,9 +111,7 @@ class StaticBlogConnector:
         options = parse_options(StaticBlogOptions, settings)
         self.account = settings.name
         self.clock = clock
-        self.output = (
-            options.output if options.output.is_absolute() else settings.base_dir / options.output
-        )
+        self.output = settings.resolve(options.output)
         self.site_url = options.site_url
         self.feed_title = options.title
         self.feed_entries = options.feed_entries

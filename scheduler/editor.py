@@ -79,18 +79,7 @@ def select_deliveries(session: Session, references: Sequence[str]) -> list[Deliv
 def approve(
     sessions: sessionmaker[Session], clock: Clock, references: Sequence[str], *, by: str
 ) -> list[Decision]:
-    now = clock.now()
-    decisions: list[Decision] = []
-    with transaction(sessions) as session:
-        for delivery in select_deliveries(session, references):
-            if delivery.state != State.PENDING_APPROVAL:
-                decisions.append(_decision(delivery, False, f"left as {delivery.state}"))
-                continue
-            delivery.approved_by = by
-            delivery.approved_at = now
-            delivery.reason = None
-            change_state(session, delivery, State.APPROVED, actor=by, now=now)
-            decisions.append(_decision(delivery, True, "approved"))
+    decisions = _decide(sessions, clock, references, by=by, to=State.APPROVED, reason=None)
     place_approved(sessions, clock)
     return decisions
 
@@ -103,6 +92,19 @@ def reject(
     by: str,
     reason: str,
 ) -> list[Decision]:
+    return _decide(sessions, clock, references, by=by, to=State.REJECTED, reason=reason)
+
+
+def _decide(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    references: Sequence[str],
+    *,
+    by: str,
+    to: State,
+    reason: str | None,
+) -> list[Decision]:
+    """The editor's decision on each pending delivery; others are left as they are."""
     now = clock.now()
     decisions: list[Decision] = []
     with transaction(sessions) as session:
@@ -113,8 +115,8 @@ def reject(
             delivery.approved_by = by
             delivery.approved_at = now
             delivery.reason = reason
-            change_state(session, delivery, State.REJECTED, actor=by, now=now, reason=reason)
-            decisions.append(_decision(delivery, True, "rejected"))
+            change_state(session, delivery, to, actor=by, now=now, reason=reason)
+            decisions.append(_decision(delivery, True, str(to)))
     return decisions
 
 

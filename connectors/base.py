@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from connectors.credentials import Credentials, credentials_for
+
 
 @dataclass(frozen=True, kw_only=True)
 class MediaItem:
@@ -25,6 +27,32 @@ class MediaItem:
     mime_type: str
     size: int
     sha256: str
+
+
+class DeliveryNotes(Protocol):
+    """What a connector remembers about one delivery across attempts and crashes.
+
+    ``put`` is durable when it returns (its own committed transaction), so a connector
+    writes a marker *before* the step it protects: YouTube's upload session URI before
+    the first byte, Instagram's container id before ``media_publish``.
+    """
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
+class MemoryNotes:
+    """Notes kept in memory: for ``relais check`` previews and for tests."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.values[key] = value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +70,7 @@ class Outgoing:
     media: tuple[MediaItem, ...]
     due_at: datetime
     tags: tuple[str, ...] = ()
+    notes: DeliveryNotes = field(default_factory=MemoryNotes, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +94,14 @@ class Limits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """``relais accounts check``: can this account publish, in one sentence."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Problem:
     """An offline objection to an outgoing post, in a sentence a contributor understands."""
 
@@ -78,8 +115,12 @@ class Connector(Protocol):
     - ``kind`` is the config key naming the connector (``kind: dry_run``).
     - ``limits`` describes what the platform accepts.
     - ``lead_time`` is how long before ``due_at`` dispatch may hand a post over (for
-      platforms with native scheduling); zero for the others.
+      platforms with native scheduling); zero for the others. ``min_lead_time`` is the
+      least the platform schedules ahead (Facebook: 10 minutes): a post due sooner than
+      that is handed over at ``due_at`` and published at once. ``publish`` therefore sees
+      ``due_at`` in the future only when it may schedule natively.
     - ``check`` validates offline and never touches the network.
+    - ``verify`` checks the credentials and permissions with one cheap read call.
     - ``publish`` creates the item once and returns it, or raises a ``PublishError``.
     - ``find`` looks for an item that an interrupted ``publish`` may have created: returns
       it, or ``None`` when the platform certainly does not have it. It may raise
@@ -89,8 +130,11 @@ class Connector(Protocol):
     kind: ClassVar[str]
     limits: Limits
     lead_time: timedelta
+    min_lead_time: timedelta
 
     def check(self, outgoing: Outgoing) -> list[Problem]: ...
+
+    def verify(self) -> Verdict: ...
 
     def publish(self, outgoing: Outgoing) -> Published: ...
 
@@ -107,10 +151,19 @@ class AccountSettings:
     # The configured zone, for connectors that show local dates (blog slugs, pages).
     timezone: str = "UTC"
     options: Mapping[str, Any] = field(default_factory=dict)
+    # relais' own folder (media store, saved tokens); None: base_dir / "state".
+    state_dir: Path | None = None
+    credentials: Credentials | None = None
 
     def resolve(self, path: Path) -> Path:
         """A path from the options: relative ones are relative to config.yaml's folder."""
         return path if path.is_absolute() else self.base_dir / path
+
+    def secrets(self) -> Credentials:
+        """Where this account's secrets are (see :mod:`connectors.credentials`)."""
+        if self.credentials is not None:
+            return self.credentials
+        return credentials_for(self.name, state_dir=self.state_dir or self.base_dir / "state")
 
 
 def check_limits(limits: Limits, outgoing: Outgoing) -> list[Problem]:

@@ -27,11 +27,12 @@ from connectors.base import (
     Outgoing,
     Problem,
     Published,
+    Verdict,
     check_limits,
     parse_options,
 )
 from connectors.errors import Ambiguous, Retryable
-from connectors.localfs import translate_os_error
+from connectors.localfs import translate_os_error, writable_folder_verdict
 from scheduler.clock import Clock, ensure_utc
 
 
@@ -60,8 +61,12 @@ class DryRunConnector:
             max_media=options.max_media,
         )
         self.lead_time = timedelta(0)
+        self.min_lead_time = timedelta(0)
         # Dispatch may publish from several threads; appends must not interleave.
         self._lock = threading.Lock()
+
+    def verify(self) -> Verdict:
+        return writable_folder_verdict(self.log_path.parent, "the dry-run log folder")
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         return check_limits(self.limits, outgoing)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
+from connectors.base import Verdict
 from connectors.errors import Permanent, PublishError, Retryable
 
 _TRANSIENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EBUSY})
@@ -39,3 +41,15 @@ def translate_os_error(
         translated = Retryable(f"account {account}: cannot {doing} {path}: {reason}")
     translated.__cause__ = error
     return translated
+
+
+def writable_folder_verdict(folder: Path, what: str) -> Verdict:
+    """The offline accounts' credentials check: can relais write where they publish?"""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return Verdict(ok=False, message=f"{what} {folder} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return Verdict(ok=False, message=f"{what} {existing} is not writable by relais' user")
+    return Verdict(ok=True, message=f"writes to {folder}")

@@ -40,11 +40,12 @@ from connectors.base import (
     Outgoing,
     Problem,
     Published,
+    Verdict,
     check_limits,
     parse_options,
 )
 from connectors.errors import Permanent
-from connectors.localfs import translate_os_error
+from connectors.localfs import translate_os_error, writable_folder_verdict
 from scheduler.clock import Clock, ensure_utc
 from scheduler.logs import fields
 
@@ -118,6 +119,7 @@ class StaticBlogConnector:
         self.zone = ZoneInfo(options.timezone or settings.timezone)
         self.limits = Limits(requires_title=True)
         self.lead_time = timedelta(0)
+        self.min_lead_time = timedelta(0)
         # Two publishes at once must not race on the feed or on the same page.
         self._lock = threading.Lock()
 
@@ -128,6 +130,9 @@ class StaticBlogConnector:
     @property
     def media_dir(self) -> Path:
         return self.output / "media"
+
+    def verify(self) -> Verdict:
+        return writable_folder_verdict(self.output, "the blog folder")
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         problems = check_limits(self.limits, outgoing)

@@ -216,6 +216,35 @@ def accounts() -> None:
     """The configured platform accounts."""
 
 
+@accounts.command(name="check")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def check_accounts(ctx: click.Context, names: Sequence[str]) -> None:
+    """Verify each account's credentials and permissions with one cheap read call."""
+    from connectors.credentials import MissingCredential
+    from connectors.registry import build_connector
+    from scheduler.clock import SystemClock
+
+    try:
+        config = load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    settings = config.account_settings()
+    unknown = [name for name in names if name not in settings]
+    if unknown:
+        raise click.ClickException(f"no account {', '.join(unknown)} in {ctx.obj['config_path']}")
+    failed = 0
+    for name in names or sorted(settings):
+        try:
+            verdict = build_connector(settings[name], SystemClock()).verify()
+            ok, message = verdict.ok, verdict.message
+        except (MissingCredential, ValueError) as error:
+            ok, message = False, str(error)
+        failed += not ok
+        click.echo(f"{'ok  ' if ok else 'FAIL'}  {name:<12} {message}")
+    sys.exit(1 if failed else 0)
+
+
 @accounts.command()
 @click.argument("account")
 @click.option("--by", help="Who resumes it (default: your user name).")

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.base import AccountSettings
+from connectors.credentials import credentials_for
 from scheduler.durations import Duration
 
 DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
@@ -85,6 +86,9 @@ class Config(_Strict):
     processed: Path = Path("processed")
     rejected: Path = Path("rejected")
     state_dir: Path = Path("state")
+    # Secrets as files named ACCOUNT.SECRET (besides $CREDENTIALS_DIRECTORY and the
+    # environment); never the secrets themselves.
+    credentials_dir: Path | None = None
     libraries: dict[str, LibraryConfig]
     accounts: dict[str, AccountConfig]
     approval: ApprovalConfig = ApprovalConfig()
@@ -141,6 +145,14 @@ class Config(_Strict):
                 base_dir=self.base_dir,
                 timezone=self.timezone,
                 options=account.options,
+                state_dir=self.path(self.state_dir),
+                credentials=credentials_for(
+                    name,
+                    state_dir=self.path(self.state_dir),
+                    credentials_dir=self.path(self.credentials_dir)
+                    if self.credentials_dir
+                    else None,
+                ),
             )
             for name, account in self.accounts.items()
         }

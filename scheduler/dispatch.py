@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Published
@@ -35,6 +35,7 @@ from scheduler.failpoints import failpoint
 from scheduler.logs import fields
 from scheduler.media_store import MediaStore
 from scheduler.models import AccountState, Attempt, Delivery
+from scheduler.notes import StoredNotes
 from scheduler.outgoing import outgoing_of
 from scheduler.queue import change_state, transaction
 from scheduler.retry import RetryPolicy
@@ -93,17 +94,14 @@ class Dispatcher:
 
     def next_wake(self) -> datetime | None:
         """The earliest moment something becomes due; dispatch sleeps until then."""
+        now = self.clock.now()
         candidates: list[datetime] = []
         with transaction(self.sessions) as session:
+            blocked = self._blocked_accounts(session, now)
             for account, connector in self.connectors.items():
-                due = session.scalar(
-                    select(func.min(Delivery.due_at)).where(
-                        Delivery.account == account,
-                        Delivery.state.in_([State.SCHEDULED, State.RETRY_WAIT]),
-                    )
-                )
-                if due is not None:
-                    candidates.append(due - connector.lead_time)
+                if account in blocked:
+                    continue
+                candidates.extend(self._account_wake(session, account, connector, now))
             lease = session.scalar(
                 select(func.min(Delivery.lease_until)).where(
                     Delivery.state.in_([State.CLAIMED, State.SENDING])
@@ -124,6 +122,48 @@ class Dispatcher:
             if limited is not None:
                 candidates.append(limited)
         return min(candidates) if candidates else None
+
+    @staticmethod
+    def _account_wake(
+        session: Session, account: str, connector: Connector, now: datetime
+    ) -> list[datetime]:
+        def earliest(*conditions: ColumnElement[bool]) -> datetime | None:
+            return session.scalar(
+                select(func.min(Delivery.due_at)).where(Delivery.account == account, *conditions)
+            )
+
+        wakes: list[datetime] = []
+        scheduled = Delivery.state == State.SCHEDULED
+        lead, min_lead = connector.lead_time, connector.min_lead_time
+        # Far enough ahead for native scheduling: handed over `lead` before it is due.
+        ahead = earliest(scheduled, Delivery.due_at >= now + min_lead)
+        if ahead is not None:
+            wakes.append(max(ahead - lead, now) if lead else ahead)
+        # Too close for native scheduling: handed over when due.
+        close = earliest(scheduled, Delivery.due_at < now + min_lead)
+        retry = earliest(Delivery.state == State.RETRY_WAIT)
+        wakes.extend(moment for moment in (close, retry) if moment is not None)
+        return wakes
+
+    @staticmethod
+    def _eligible(account: str, connector: Connector, now: datetime) -> ColumnElement[bool]:
+        """Due now, or inside the window in which the platform schedules natively."""
+        due = Delivery.due_at <= now
+        lead, min_lead = connector.lead_time, connector.min_lead_time
+        if lead > min_lead:
+            due = or_(due, Delivery.due_at.between(now + min_lead, now + lead))
+        return and_(Delivery.account == account, due)
+
+    @staticmethod
+    def _blocked_accounts(session: Session, now: datetime) -> set[str]:
+        """Paused accounts, and accounts waiting for a platform's rate limit to reset."""
+        return set(
+            session.scalars(
+                select(AccountState.account).where(
+                    or_(AccountState.paused.is_(True), AccountState.rate_limited_until > now)
+                )
+            )
+        )
 
     # -- steps -----------------------------------------------------------------------
 
@@ -191,7 +231,7 @@ class Dispatcher:
                     Delivery.updated_at <= now - self.settings.reconcile_after,
                 )
             ).all()
-            outgoing = {d.id: outgoing_of(d, self.store.root) for d in ready}
+            outgoing = {d.id: outgoing_of(d, self.store.root, self._notes(d.id)) for d in ready}
         for delivery_id, item in outgoing.items():
             connector = self.connectors.get(item.account)
             if connector is None:
@@ -240,15 +280,9 @@ class Dispatcher:
     def _claim_once(self) -> Claim | object | None:
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            blocked = set(
-                session.scalars(
-                    select(AccountState.account).where(
-                        or_(AccountState.paused.is_(True), AccountState.rate_limited_until > now)
-                    )
-                )
-            )
+            blocked = self._blocked_accounts(session, now)
             due_clauses = [
-                (Delivery.account == account) & (Delivery.due_at <= now + connector.lead_time)
+                self._eligible(account, connector, now)
                 for account, connector in self.connectors.items()
                 if account not in blocked
             ]
@@ -291,7 +325,7 @@ class Dispatcher:
                 )
                 return
             connector = self.connectors[delivery.account]
-            outgoing = outgoing_of(delivery, self.store.root)
+            outgoing = outgoing_of(delivery, self.store.root, self._notes(delivery.id))
             delivery.attempts += 1
             attempt = Attempt(delivery=delivery, number=delivery.attempts, started_at=now)
             session.add(attempt)
@@ -451,6 +485,9 @@ class Dispatcher:
             change_state(
                 session, other, State.HELD, actor=self.owner, now=now, reason="account paused"
             )
+
+    def _notes(self, delivery_id: str) -> StoredNotes:
+        return StoredNotes(self.sessions, self.clock, delivery_id)
 
     @staticmethod
     def _account(session: Session, name: str) -> AccountState:

@@ -133,6 +133,21 @@ class DeliveryEvent(Base):
     delivery: Mapped[Delivery] = relationship()
 
 
+class DeliveryNote(Base):
+    """What a connector remembers about a delivery (upload session, container id).
+
+    A table of its own, so that writing a note does not bump the delivery's version,
+    which fences the outcome of the send in progress.
+    """
+
+    __tablename__ = "delivery_note"
+
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("delivery.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class DailyUsage(Base):
     """The cap counter: one row per account and local day, reserved atomically at claim."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import MediaItem, Outgoing
+from connectors.base import DeliveryNotes, MediaItem, Outgoing
 from scheduler.models import Delivery
 
 
-def outgoing_of(delivery: Delivery, media_root: Path) -> Outgoing:
+def outgoing_of(delivery: Delivery, media_root: Path, notes: DeliveryNotes) -> Outgoing:
     payload = delivery.payload
     assert delivery.due_at is not None, "only placed deliveries go out"
     return Outgoing(
@@ -32,4 +32,5 @@ def outgoing_of(delivery: Delivery, media_root: Path) -> Outgoing:
             for item in payload.get("media", ())
         ),
         due_at=delivery.due_at,
+        notes=notes,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from connectors.base import Limits, Outgoing, Problem, Published
+from connectors.base import Limits, Outgoing, Problem, Published, Verdict
 from connectors.errors import PublishError
 from scheduler.app import App, build_app
 from scheduler.config import Config, load_config
@@ -84,6 +84,10 @@ class ScriptedConnector:
     kind = "scripted"
     limits = Limits()
     lead_time = timedelta(0)
+    min_lead_time = timedelta(0)
+
+    def verify(self) -> Verdict:
+        return Verdict(ok=True, message="scripted")
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         return []

@@ -88,7 +88,7 @@ def test_unknown_ids_are_explained(tmp_path: Path) -> None:
 def test_db_current_tells_whether_an_upgrade_is_needed(tmp_path: Path) -> None:
     make_app(tmp_path, FakeClock())
     code, output = relais(tmp_path, "db", "current")
-    assert code == 0 and "needed: 0001" in output
+    assert code == 0 and "needed: 0002" in output
     (tmp_path / "other").mkdir()
     from tests.support import write_config
 
@@ -112,3 +112,17 @@ def test_the_schema_command_prints_the_published_schema() -> None:
     result = CliRunner().invoke(main, ["schema"])
     published = Path(__file__).parent.parent / "schema" / "post-file.schema.json"
     assert json.loads(result.output) == json.loads(published.read_text())
+
+
+def test_accounts_check_gives_a_verdict_per_account(tmp_path: Path) -> None:
+    make_app(tmp_path, FakeClock())
+    code, output = relais(tmp_path, "accounts", "check")
+    assert code == 0, output
+    assert [line.split()[:2] for line in output.splitlines()] == [
+        ["ok", "blog"],
+        ["ok", "facebook"],
+        ["ok", "twitter"],
+    ]
+    (tmp_path / "public").write_text("a file where the blog folder should be")
+    code, output = relais(tmp_path, "accounts", "check", "blog")
+    assert code == 1 and output.startswith("FAIL  blog")

@@ -283,3 +283,65 @@ def test_times_are_stored_and_read_back_in_utc(scripted: App) -> None:
     delivery_id = queue_delivery(scripted, due_at=due)
     assert delivery_state(scripted, delivery_id).due_at == due
     assert delivery_state(scripted, delivery_id).due_at.tzinfo is UTC
+
+
+def test_native_scheduling_hands_a_post_over_within_the_lead_time_only(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.lead_time = timedelta(hours=1)  # type: ignore[misc]
+    platform.min_lead_time = timedelta(minutes=10)  # type: ignore[misc]
+    far = queue_delivery(scripted, due_at=clock.now() + timedelta(hours=3))
+    close = queue_delivery(scripted, due_at=clock.now() + timedelta(minutes=5))
+    d = dispatcher(scripted)
+    assert d.run_due() == 0
+    # The close one waits for its time; the far one for its lead time.
+    assert d.next_wake() == clock.now() + timedelta(minutes=5)
+    clock.advance(minutes=5)
+    assert d.run_due() == 1
+    assert platform.sent[0].delivery_id == close
+    assert d.next_wake() == delivery_state(scripted, far).due_at - timedelta(hours=1)
+    clock.advance(hours=1, minutes=55)
+    assert d.run_due() == 1
+    # Handed over an hour ahead: the connector sees a due time in the future.
+    assert platform.sent[1].delivery_id == far
+    assert platform.sent[1].due_at - clock.now() == timedelta(hours=1)
+
+
+def test_a_rate_limited_account_does_not_make_dispatch_spin(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    until = clock.now() + timedelta(minutes=15)
+    platform.answers = [RateLimited("slow down", until=until)]
+    queue_delivery(scripted)
+    queue_delivery(scripted, due_at=clock.now() + timedelta(seconds=1))
+    clock.advance(seconds=1)
+    d = dispatcher(scripted)
+    d.run_due()
+    # Due work exists, but the account waits: wake at the reset, not now.
+    assert d.next_wake() == until
+
+
+def test_notes_written_during_a_send_survive_and_do_not_fence_the_outcome(
+    scripted: App, platform: ScriptedConnector
+) -> None:
+    original = platform.publish
+
+    def publish_with_a_marker(outgoing):  # type: ignore[no-untyped-def]
+        outgoing.notes.put("session", "https://upload.example/session/1")
+        return original(outgoing)
+
+    platform.publish = publish_with_a_marker  # type: ignore[method-assign]
+    delivery_id = queue_delivery(scripted)
+    dispatcher(scripted).run_due()
+    assert delivery_state(scripted, delivery_id).state == "published"
+    from scheduler.notes import StoredNotes
+
+    notes = StoredNotes(scripted.sessions, scripted.clock, delivery_id)
+    assert notes.get("session") == "https://upload.example/session/1"
+
+
+def test_an_overdue_delivery_wakes_dispatch_at_once(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    delivery_id = queue_delivery(scripted, due_at=clock.now() - timedelta(minutes=1))
+    assert dispatcher(scripted).next_wake() == delivery_state(scripted, delivery_id).due_at

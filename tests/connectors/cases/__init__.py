@@ -1,0 +1,1 @@
+"""One module per platform, each defining ``CASE: PlatformCase``."""

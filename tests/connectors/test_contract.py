@@ -1,0 +1,127 @@
+"""The same contract, run over every platform connector against its fake."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Published
+from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
+from tests.connectors import cases
+from tests.connectors.contract import ERROR_CLASSES, ErrorClass, PlatformCase, outgoing
+from tests.support import FakeClock
+
+CASES: list[PlatformCase] = [
+    importlib.import_module(f"{cases.__name__}.{module.name}").CASE
+    for module in pkgutil.iter_modules(cases.__path__)
+]
+EXPECTED = {
+    "retryable": Retryable,
+    "rate_limited": RateLimited,
+    "auth_expired": AuthExpired,
+    "permanent": Permanent,
+    "ambiguous": Ambiguous,
+}
+
+
+def by_kind() -> list[tuple[PlatformCase, str]]:
+    return [(case, kind) for case in CASES for kind in case.kinds]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.mark.parametrize(("case", "kind"), by_kind(), ids=lambda v: getattr(v, "name", v))
+def test_a_valid_post_of_each_kind_is_created_once(
+    case: PlatformCase, kind: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    post = outgoing(kind, tmp_path, due_at=clock.now(), title=case.title)  # type: ignore[arg-type]
+    assert connector.check(post) == []
+    published = connector.publish(post)
+    created = fake.created()
+    assert len(created) == 1
+    assert published.platform_id == str(created[0]["id"])
+    assert connector.find(post) == published or connector.find(post) is not None
+
+
+@pytest.mark.parametrize("error", ERROR_CLASSES)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_each_platform_error_maps_to_its_class(
+    case: PlatformCase, error: ErrorClass, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
+    fake.fail_next_create(error)
+    with pytest.raises(EXPECTED[error]) as raised:
+        connector.publish(post)
+    if isinstance(raised.value, RateLimited):
+        assert raised.value.until > clock.now()
+    if isinstance(raised.value, Permanent):
+        assert raised.value.message  # the platform's own words
+    expected_created = 1 if error == "ambiguous" else 0
+    assert len(fake.created()) == expected_created
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_a_lost_response_is_found_by_reconciliation(
+    case: PlatformCase, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
+    fake.fail_next_create("ambiguous")
+    with pytest.raises(Ambiguous):
+        connector.publish(post)
+    clock.advance(minutes=3)
+    found = connector.find(post)
+    assert isinstance(found, Published)
+    assert found.platform_id == str(fake.created()[0]["id"])
+    other = dataclasses.replace(
+        outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title),
+        text="Un autre message, jamais envoyé.",
+    )
+    assert connector.find(other) is None
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_dead_credentials_pause_the_account(
+    case: PlatformCase, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    assert connector.verify().ok
+    fake.expire_credentials()
+    with pytest.raises(AuthExpired):
+        connector.publish(outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title))
+    verdict = connector.verify()
+    assert not verdict.ok and verdict.message
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_an_over_long_text_is_refused_offline_with_its_count(
+    case: PlatformCase, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    long_text = "é" * (case.max_text_length + 1)
+    post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title, text=long_text)
+    problems = connector.check(post)
+    assert problems
+    assert any(str(case.max_text_length) in problem.message for problem in problems)
+    assert fake.created() == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_nothing_is_sent_by_check_or_find(
+    case: PlatformCase, tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = case.build(tmp_path, clock)
+    post = outgoing(case.kinds[0], tmp_path, due_at=clock.now() + timedelta(days=1))
+    connector.check(post)
+    assert connector.find(post) is None
+    assert fake.created() == []

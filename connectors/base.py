@@ -94,6 +94,24 @@ class Limits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RenderedText:
+    """The exact text a platform receives, and its length as that platform counts it."""
+
+    text: str
+    length: int
+    limit: int | None
+    counted_as: str = "characters"
+
+
+def plain_text(outgoing: Outgoing, limit: int | None) -> RenderedText:
+    """The text as given, the link on a line of its own, counted in characters."""
+    text = outgoing.text.rstrip()
+    if outgoing.link and outgoing.link not in text:
+        text = f"{text}\n{outgoing.link}"
+    return RenderedText(text=text, length=len(text), limit=limit)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     """``relais accounts check``: can this account publish, in one sentence."""
 
@@ -119,6 +137,8 @@ class Connector(Protocol):
       least the platform schedules ahead (Facebook: 10 minutes): a post due sooner than
       that is handed over at ``due_at`` and published at once. ``publish`` therefore sees
       ``due_at`` in the future only when it may schedule natively.
+    - ``render`` gives the exact text the platform will receive (link, hashtags and all)
+      and its length as the platform counts it; ``relais check`` shows it.
     - ``check`` validates offline and never touches the network.
     - ``verify`` checks the credentials and permissions with one cheap read call.
     - ``publish`` creates the item once and returns it, or raises a ``PublishError``.
@@ -131,6 +151,8 @@ class Connector(Protocol):
     limits: Limits
     lead_time: timedelta
     min_lead_time: timedelta
+
+    def render(self, outgoing: Outgoing) -> RenderedText: ...
 
     def check(self, outgoing: Outgoing) -> list[Problem]: ...
 

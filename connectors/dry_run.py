@@ -27,9 +27,11 @@ from connectors.base import (
     Outgoing,
     Problem,
     Published,
+    RenderedText,
     Verdict,
     check_limits,
     parse_options,
+    plain_text,
 )
 from connectors.errors import Ambiguous, Retryable
 from connectors.localfs import translate_os_error, writable_folder_verdict
@@ -67,6 +69,9 @@ class DryRunConnector:
 
     def verify(self) -> Verdict:
         return writable_folder_verdict(self.log_path.parent, "the dry-run log folder")
+
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        return plain_text(outgoing, self.limits.max_text_length)
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         return check_limits(self.limits, outgoing)

@@ -40,9 +40,11 @@ from connectors.base import (
     Outgoing,
     Problem,
     Published,
+    RenderedText,
     Verdict,
     check_limits,
     parse_options,
+    plain_text,
 )
 from connectors.errors import Permanent
 from connectors.localfs import translate_os_error, writable_folder_verdict
@@ -133,6 +135,9 @@ class StaticBlogConnector:
 
     def verify(self) -> Verdict:
         return writable_folder_verdict(self.output, "the blog folder")
+
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        return plain_text(outgoing, None)
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         problems = check_limits(self.limits, outgoing)

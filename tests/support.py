@@ -10,7 +10,15 @@ from typing import Any
 
 import yaml
 
-from connectors.base import Limits, Outgoing, Problem, Published, Verdict
+from connectors.base import (
+    Limits,
+    Outgoing,
+    Problem,
+    Published,
+    RenderedText,
+    Verdict,
+    plain_text,
+)
 from connectors.errors import PublishError
 from scheduler.app import App, build_app
 from scheduler.config import Config, load_config
@@ -88,6 +96,9 @@ class ScriptedConnector:
 
     def verify(self) -> Verdict:
         return Verdict(ok=True, message="scripted")
+
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        return plain_text(outgoing, None)
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         return []

@@ -188,14 +188,21 @@ class AccountSettings:
         return credentials_for(self.name, state_dir=self.state_dir or self.base_dir / "state")
 
 
-def check_limits(limits: Limits, outgoing: Outgoing) -> list[Problem]:
-    """The checks every connector shares; connectors add their own after these."""
+def check_limits(
+    limits: Limits, outgoing: Outgoing, rendered: RenderedText | None = None
+) -> list[Problem]:
+    """The checks every connector shares; connectors add their own after these.
+
+    The length is the rendered text's as the platform counts it, when ``rendered`` is given.
+    """
     problems: list[Problem] = []
-    if limits.max_text_length is not None and len(outgoing.text) > limits.max_text_length:
+    length = rendered.length if rendered is not None else len(outgoing.text)
+    counted_as = rendered.counted_as if rendered is not None else "characters"
+    if limits.max_text_length is not None and length > limits.max_text_length:
         problems.append(
             Problem(
                 field="text",
-                message=f"the text is {len(outgoing.text)} characters long; "
+                message=f"the text is {length} {counted_as} long; "
                 f"{outgoing.account} takes at most {limits.max_text_length}",
             )
         )

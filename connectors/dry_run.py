@@ -74,7 +74,7 @@ class DryRunConnector:
         return plain_text(outgoing, self.limits.max_text_length)
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
-        return check_limits(self.limits, outgoing)
+        return check_limits(self.limits, outgoing, self.render(outgoing))
 
     def publish(self, outgoing: Outgoing) -> Published:
         line = json.dumps(self._record(outgoing), ensure_ascii=False) + "\n"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from connectors.base import Connector, MediaItem, Outgoing
+from connectors.base import Connector, MediaItem, Outgoing, RenderedText
 from scheduler.config import Config
 from scheduler.media import human_size
 from scheduler.postfile import (
@@ -37,6 +37,8 @@ class AccountPreview:
     account: str
     outgoing: Outgoing
     timing: Timing
+    # The exact text the platform receives and its counted length (None: no connector).
+    rendered: RenderedText | None = None
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,19 @@ def _check(
     for index, planned in enumerate(post.deliveries):
         account = planned.account
         outgoing = preview_outgoing(post, planned, now=now)
-        previews.append(AccountPreview(account=account, outgoing=outgoing, timing=planned.timing))
         connector = connectors.get(account)
         if connector is None:
             line = lines.line_for(("to", index))
             problems.append(FileProblem(path, line, f"{account}: no connector is set up"))
             continue
+        previews.append(
+            AccountPreview(
+                account=account,
+                outgoing=outgoing,
+                timing=planned.timing,
+                rendered=connector.render(outgoing),
+            )
+        )
         for problem in connector.check(outgoing):
             line = _line_of(lines, account, problem.field, index)
             problems.append(FileProblem(path, line, f"{account}: {problem.message}"))
@@ -188,7 +197,13 @@ def _render_preview(preview: AccountPreview, zone: ZoneInfo) -> str:
     outgoing = preview.outgoing
     rows: list[tuple[str, str]] = [("when", _render_timing(preview.timing, zone))]
     rows.append(("title", outgoing.title if outgoing.title else "(none)"))
-    rows.append(("text", outgoing.text.rstrip("\n")))
+    if preview.rendered is None:
+        rows.append(("text", outgoing.text.rstrip("\n")))
+    else:
+        rendered = preview.rendered
+        rows.append(("sends", rendered.text.rstrip("\n")))
+        limit = f" of at most {rendered.limit}" if rendered.limit is not None else ""
+        rows.append(("length", f"{rendered.length}{limit} {rendered.counted_as}"))
     rows.append(("link", outgoing.link or "(none)"))
     if outgoing.media:
         for item in outgoing.media:

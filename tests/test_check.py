@@ -12,7 +12,10 @@ from connectors.base import (
     Outgoing,
     Problem,
     Published,
+    RenderedText,
+    Verdict,
     check_limits,
+    plain_text,
 )
 from scheduler.check import (
     InvalidFile,
@@ -37,7 +40,14 @@ class FakeConnector:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.lead_time = timedelta()
+        self.min_lead_time = timedelta()
         self.checked: list[Outgoing] = []
+
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        return plain_text(outgoing, None)
+
+    def verify(self) -> Verdict:
+        return Verdict(ok=True, message="fake")
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
         self.checked.append(outgoing)
@@ -124,8 +134,10 @@ def test_a_valid_file_previews_exactly_what_each_account_gets(
         "    when   Fri 2026-12-11 16:00 Europe/Zurich\n"
         "           (2026-12-11 15:00 UTC)\n"
         "    title  Goûter de l'Escalade\n"
-        "    text   Trois collègues déguisées\n"
+        "    sends  Trois collègues déguisées\n"
         "           pour le goûter de l'Escalade !\n"
+        "           https://www.example.org/agenda/escalade\n"
+        "    length 96 characters\n"
         "    link   https://www.example.org/agenda/escalade\n"
         "    media  escalade.jpg (image/jpeg, 212 bytes)\n"
         "           alt: Trois bibliothécaires déguisées\n"
@@ -135,7 +147,9 @@ def test_a_valid_file_previews_exactly_what_each_account_gets(
         "    when   Fri 2026-12-11 16:00 Europe/Zurich\n"
         "           (2026-12-11 15:00 UTC)\n"
         "    title  Goûter de l'Escalade\n"
-        "    text   L'Escalade aux Eaux-Vives !\n"
+        "    sends  L'Escalade aux Eaux-Vives !\n"
+        "           https://www.example.org/agenda/escalade\n"
+        "    length 67 characters\n"
         "    link   https://www.example.org/agenda/escalade\n"
         "    media  escalade.jpg (image/jpeg, 212 bytes)\n"
         "           alt: Trois bibliothécaires déguisées\n"

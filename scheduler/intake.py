@@ -108,6 +108,15 @@ class Intake:
     def take(self, path: Path, report: IntakeReport) -> None:
         relative = path.relative_to(self.config.inbox_dir)
         now = self.clock.now()
+        inbox = Path(os.path.realpath(self.config.inbox_dir))
+        if not Path(os.path.realpath(path)).is_relative_to(inbox):
+            # Never read what a link points at outside the inbox (e.g. /etc/passwd).
+            message = "is a link to a file outside the inbox; drop the file itself"
+            self._reject(
+                path, relative, [FileProblem(path=relative, line=None, message=message)], now
+            )
+            report.rejected.append((path, message))
+            return
         try:
             post_file = validate_post_file(
                 path, config=self.config, connectors=self.connectors, now=now

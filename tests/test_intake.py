@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -255,3 +256,18 @@ def test_a_post_can_be_withdrawn_after_its_time_has_passed(app: App, clock: Fake
     report = app.intake().scan()
     assert [result.outcome for _, result in report.queued] == ["cancelled"]
     assert set(states(app).values()) == {"cancelled"}
+
+
+def test_a_link_to_a_file_outside_the_inbox_is_rejected_unread(app: App, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("library: eaux-vives\n")
+    link = app.config.inbox_dir / "eaux-vives" / "link.yaml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(secret)
+    os.utime(link, (1_000_000_000, 1_000_000_000), follow_symlinks=False)
+    report = app.intake().scan()
+    [(_, message)] = report.rejected
+    # The message is about the link, not about the YAML behind it: it was not parsed.
+    assert message == "is a link to a file outside the inbox; drop the file itself"
+    assert (app.config.rejected_dir / "eaux-vives" / "link.yaml").is_symlink()
+    assert secret.exists()

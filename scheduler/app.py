@@ -23,6 +23,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.instance_lock import sqlite_path
 from scheduler.intake import Intake
 from scheduler.media_store import MediaStore
+from scheduler.placement import Placement
 from scheduler.queue import make_sessions
 from scheduler.retry import RetryPolicy
 
@@ -66,6 +67,16 @@ class App:
             owner=self.owner,
             exclusive=self.exclusive,
             stopping=self.stopping,
+            rules=self.config.rules(),
+            zone=self.config.zone,
+        )
+
+    def placement(self) -> Placement:
+        return Placement(
+            sessions=self.sessions,
+            clock=self.clock,
+            rules=self.config.rules(),
+            zone=self.config.zone,
         )
 
     def intake(self) -> Intake:
@@ -75,6 +86,7 @@ class App:
             clock=self.clock,
             connectors=self.connectors,
             store=self.store,
+            placement=self.placement(),
         )
 
 

@@ -138,7 +138,9 @@ def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> No
 
     app = _app(ctx)
     try:
-        decisions = approve_deliveries(app.sessions, app.clock, references, by=_who(by))
+        decisions = approve_deliveries(
+            app.sessions, app.clock, references, by=_who(by), placement=app.placement()
+        )
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
     for decision in decisions:

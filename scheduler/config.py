@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
+from scheduler.rules import AccountRules
 
 DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
 
@@ -39,6 +40,7 @@ class AccountConfig(BaseModel):
 
     kind: str
     label: str | None = None
+    rules: AccountRules = AccountRules()
 
     @property
     def options(self) -> dict[str, Any]:
@@ -156,6 +158,9 @@ class Config(_Strict):
             )
             for name, account in self.accounts.items()
         }
+
+    def rules(self) -> Mapping[str, AccountRules]:
+        return {name: account.rules for name, account in self.accounts.items()}
 
     def needs_approval(self, *, library: str, account: str, author: str) -> bool:
         return not any(

@@ -14,8 +14,9 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,11 +38,15 @@ from scheduler.media_store import MediaStore
 from scheduler.models import AccountState, Attempt, Delivery
 from scheduler.notes import StoredNotes
 from scheduler.outgoing import outgoing_of
+from scheduler.policy import local_day
 from scheduler.queue import change_state, transaction
 from scheduler.retry import RetryPolicy
+from scheduler.rules import AccountRules, OnBrokenRule
 from scheduler.states import State
+from scheduler.usage import release, reserve
 
 log = logging.getLogger(__name__)
+_UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +68,8 @@ class Dispatcher:
         owner: str,
         exclusive: bool,
         stopping: threading.Event | None = None,
+        rules: Mapping[str, AccountRules] | None = None,
+        zone: ZoneInfo = _UTC_ZONE,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -75,6 +82,8 @@ class Dispatcher:
         # owner belong to a dead process and are recovered without waiting for the lease.
         self.exclusive = exclusive
         self.stopping = stopping or threading.Event()
+        self.rules = rules or {}
+        self.zone = zone
 
     # -- the cycle -------------------------------------------------------------------
 
@@ -189,6 +198,7 @@ class Dispatcher:
                 )
             ).all()
             for delivery in mine:
+                self._release_cap(session, delivery)
                 delivery.lease_owner = None
                 delivery.lease_until = None
                 change_state(
@@ -213,6 +223,7 @@ class Dispatcher:
                 why = "lease expired" if expired else "its daemon is gone"
                 if delivery.state == State.CLAIMED:
                     target, level = State.SCHEDULED, logging.INFO
+                    self._release_cap(session, delivery)
                 else:
                     target, level = State.UNKNOWN, logging.WARNING
                 delivery.lease_owner = None
@@ -303,6 +314,8 @@ class Dispatcher:
                     reason="its window closed before it could be sent", level=logging.WARNING,
                 )  # fmt: skip
                 return _MISSED
+            if not self._reserve_cap(session, delivery, now):
+                return _MISSED
             delivery.lease_owner = self.owner
             delivery.lease_until = now + self.settings.lease
             change_state(session, delivery, State.CLAIMED, actor=self.owner, now=now)
@@ -378,6 +391,8 @@ class Dispatcher:
                 return
             delivery.last_error = outcome.message[:2000]
             delivery.last_error_class = outcome.error_class
+            if not isinstance(outcome, Ambiguous):
+                self._release_cap(session, delivery)  # nothing went out
             ids: dict[str, Any] = {"attempt": sent.number, "error_class": outcome.error_class}
             if isinstance(outcome, RateLimited):
                 delivery.attempts -= 1  # the platform's limit is not this post's fault
@@ -485,6 +500,45 @@ class Dispatcher:
             change_state(
                 session, other, State.HELD, actor=self.owner, now=now, reason="account paused"
             )
+
+    # -- the daily cap -----------------------------------------------------------------
+
+    def _cap_day(self, delivery: Delivery) -> str:
+        assert delivery.due_at is not None
+        return local_day(delivery.due_at, self.zone).isoformat()
+
+    def _reserve_cap(self, session: Session, delivery: Delivery, now: datetime) -> bool:
+        """Reserve the cap unit in the claim's transaction; a full day rolls or holds."""
+        rules = self.rules.get(delivery.account)
+        if rules is None or rules.daily_cap is None:
+            return True
+        day = self._cap_day(delivery)
+        if reserve(session, delivery.account, day, rules.daily_cap):
+            return True
+        reason = f"{day} is full on {delivery.account} (daily_cap {rules.daily_cap})"
+        if rules.on_cap == OnBrokenRule.HOLD:
+            delivery.reason = reason
+            change_state(
+                session, delivery, State.HELD, actor=self.owner, now=now, reason=reason,
+                level=logging.WARNING,
+            )  # fmt: skip
+            return False
+        next_day = local_day(delivery.due_at or now, self.zone) + timedelta(days=1)
+        start = datetime.combine(next_day, rules.hours.start, self.zone)
+        delivery.due_at = start.astimezone(UTC)
+        log.warning(
+            "daily cap reached at dispatch; rolled to the next day",
+            extra=fields(
+                delivery_id=delivery.id, account=delivery.account, reason=reason,
+                due_at=delivery.due_at.isoformat(),
+            ),
+        )  # fmt: skip
+        return False
+
+    def _release_cap(self, session: Session, delivery: Delivery) -> None:
+        rules = self.rules.get(delivery.account)
+        if rules is not None and rules.daily_cap is not None and delivery.due_at is not None:
+            release(session, delivery.account, self._cap_day(delivery))
 
     def _notes(self, delivery_id: str) -> StoredNotes:
         return StoredNotes(self.sessions, self.clock, delivery_id)

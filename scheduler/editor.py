@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
 from scheduler.models import AccountState, Delivery, Post
+from scheduler.placement import Placement
 from scheduler.queue import change_state, transaction
 from scheduler.states import State
 
@@ -77,10 +78,16 @@ def select_deliveries(session: Session, references: Sequence[str]) -> list[Deliv
 
 
 def approve(
-    sessions: sessionmaker[Session], clock: Clock, references: Sequence[str], *, by: str
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    references: Sequence[str],
+    *,
+    by: str,
+    placement: Placement,
 ) -> list[Decision]:
+    """Approve, then place what was approved (the house rules pick each slot)."""
     decisions = _decide(sessions, clock, references, by=by, to=State.APPROVED, reason=None)
-    place_approved(sessions, clock)
+    placement.place_approved()
     return decisions
 
 
@@ -118,19 +125,6 @@ def _decide(
             change_state(session, delivery, to, actor=by, now=now, reason=reason)
             decisions.append(_decision(delivery, True, str(to)))
     return decisions
-
-
-def place_approved(sessions: sessionmaker[Session], clock: Clock, actor: str = "placement") -> int:
-    """``approved -> scheduled``: the delivery keeps the time its file asked for; one that
-    asked for "as soon as possible" queues from the moment it was approved."""
-    now = clock.now()
-    with transaction(sessions) as session:
-        approved = session.scalars(select(Delivery).where(Delivery.state == State.APPROVED)).all()
-        for delivery in approved:
-            if delivery.timing.get("kind") == "next_free" or delivery.due_at is None:
-                delivery.due_at = max(delivery.due_at or now, now)
-            change_state(session, delivery, State.SCHEDULED, actor=actor, now=now)
-        return len(approved)
 
 
 def resume_account(sessions: sessionmaker[Session], clock: Clock, account: str, *, by: str) -> int:

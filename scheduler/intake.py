@@ -23,9 +23,9 @@ from connectors.base import Connector
 from scheduler.check import validate_post_file
 from scheduler.clock import Clock
 from scheduler.config import Config
-from scheduler.editor import place_approved
 from scheduler.logs import fields
 from scheduler.media_store import MediaStore
+from scheduler.placement import Placement
 from scheduler.postfile import FileProblem, PostFileInvalid
 from scheduler.posts import IngestResult, Outcome, ingest_post
 from scheduler.queue import transaction
@@ -61,6 +61,7 @@ class Intake:
         clock: Clock,
         connectors: Mapping[str, Connector],
         store: MediaStore,
+        placement: Placement,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -68,6 +69,7 @@ class Intake:
         self.clock = clock
         self.connectors = connectors
         self.store = store
+        self.placement = placement
         # File modification times are wall-clock times, whatever clock schedules run on.
         self.wall_time = wall_time
 
@@ -100,7 +102,7 @@ class Intake:
                 continue
             self.take(path, report)
         if report.queued:
-            place_approved(self.sessions, self.clock)
+            self.placement.place_approved()
         if report.waiting:
             log.debug("files not complete yet", extra=fields(count=len(report.waiting)))
         return report

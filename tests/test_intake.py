@@ -59,7 +59,9 @@ def test_dropped_then_approved_then_published_at_its_time(app: App, clock: FakeC
     assert (app.config.processed_dir / "eaux-vives/escalade.yaml").exists()
     assert not (app.config.inbox_dir / "eaux-vives/escalade.yaml").exists()
 
-    decisions = approve(app.sessions, clock, ["eaux-vives/escalade"], by="editor")
+    decisions = approve(
+        app.sessions, clock, ["eaux-vives/escalade"], by="editor", placement=app.placement()
+    )
     assert all(decision.done for decision in decisions)
     rows = list_deliveries(app.sessions, zone=app.config.zone, states=["scheduled"])
     assert {(row.approved_by, row.approved_at) for row in rows} == {("editor", clock.now())}
@@ -108,7 +110,7 @@ def test_a_changed_file_updates_its_post_and_goes_back_to_the_editor(
 ) -> None:
     drop(app.config, "eaux-vives/escalade.yaml", CONTRIBUTION)
     run_daemon_pass(app)
-    approve(app.sessions, clock, ["eaux-vives/escalade"], by="editor")
+    approve(app.sessions, clock, ["eaux-vives/escalade"], by="editor", placement=app.placement())
     changed = (
         CONTRIBUTION.replace("to: [facebook, twitter]", "to: [facebook]")
         .replace("at: 2026-12-11 16:00", "at: 2026-12-12 11:00")
@@ -130,7 +132,7 @@ def test_a_changed_file_updates_its_post_and_goes_back_to_the_editor(
 def test_cancel_withdraws_a_post(app: App, clock: FakeClock) -> None:
     drop(app.config, "eaux-vives/escalade.yaml", CONTRIBUTION)
     run_daemon_pass(app)
-    approve(app.sessions, clock, ["eaux-vives/escalade"], by="editor")
+    approve(app.sessions, clock, ["eaux-vives/escalade"], by="editor", placement=app.placement())
     drop(app.config, "eaux-vives/escalade.yaml", CONTRIBUTION + "cancel: true\n")
     report = app.intake().scan()
     assert [result.outcome for _, result in report.queued] == ["cancelled"]
@@ -241,7 +243,7 @@ def test_next_free_slot_posts_queue_from_their_approval(app: App, clock: FakeClo
     drop(app.config, "eaux-vives/asap.yaml", text)
     app.intake().scan()
     clock.advance(hours=3)
-    approve(app.sessions, clock, ["eaux-vives/asap"], by="editor")
+    approve(app.sessions, clock, ["eaux-vives/asap"], by="editor", placement=app.placement())
     rows = list_deliveries(app.sessions, zone=app.config.zone)
     assert {row.due_at for row in rows} == {clock.now()}
     app.dispatcher().run_due()

@@ -1,0 +1,126 @@
+"""``approved -> scheduled``: each delivery gets the slot the house rules give it.
+
+Deliveries are placed one at a time in a fixed order (wanted time, post, account) against
+what is already taken on their account, so the same queue always gives the same plan. A
+fixed-time post that breaks a rule is rolled to the next free slot or held for the editor
+(``on_cap``); a post with a window gets a slot inside it or is held with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.clock import Clock
+from scheduler.models import Delivery, Post
+from scheduler.policy import Slot, broken_rule, next_free_slot
+from scheduler.queue import change_state, transaction
+from scheduler.rules import AccountRules, OnBrokenRule
+from scheduler.states import State
+
+ACTOR = "placement"
+# States whose due_at holds a slot on the account.
+OCCUPYING = (
+    State.SCHEDULED,
+    State.CLAIMED,
+    State.SENDING,
+    State.PUBLISHED,
+    State.RETRY_WAIT,
+    State.UNKNOWN,
+    State.NEEDS_ATTENTION,
+)
+
+
+class Placement:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        rules: Mapping[str, AccountRules],
+        zone: ZoneInfo,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.rules = rules
+        self.zone = zone
+
+    def place_approved(self) -> int:
+        now = self.clock.now()
+        with transaction(self.sessions) as session:
+            approved = session.execute(
+                select(Delivery, Post.key)
+                .join(Post, Delivery.post_id == Post.id)
+                .where(Delivery.state == State.APPROVED)
+            ).all()
+            ordered = sorted(
+                approved, key=lambda row: (_wanted(row[0], now), row[1], row[0].account)
+            )
+            for delivery, _key in ordered:
+                self._place(session, delivery, now)
+            return len(ordered)
+
+    def taken(self, session: Session, account: str, *, excluding: str) -> list[datetime]:
+        return [
+            moment
+            for moment in session.scalars(
+                select(Delivery.due_at).where(
+                    Delivery.account == account,
+                    Delivery.state.in_(OCCUPYING),
+                    Delivery.id != excluding,
+                    Delivery.due_at.is_not(None),
+                )
+            )
+            if moment is not None
+        ]
+
+    def _place(self, session: Session, delivery: Delivery, now: datetime) -> None:
+        rules = self.rules.get(delivery.account, AccountRules())
+        taken = self.taken(session, delivery.account, excluding=delivery.id)
+        wanted = _wanted(delivery, now)
+        kind = delivery.timing.get("kind")
+        if kind == "at":
+            broken = broken_rule(rules, self.zone, taken, wanted)
+            if broken is None:
+                self._schedule(session, delivery, Slot(at=wanted, why=()), now, "its fixed time")
+                return
+            if rules.on_cap == OnBrokenRule.HOLD:
+                self._hold(session, delivery, now, f"its fixed time breaks a rule: {broken}")
+                return
+            slot = next_free_slot(rules, self.zone, taken, earliest=wanted)
+            self._schedule(session, delivery, slot, now, f"rolled: {broken}")
+            return
+        slot = next_free_slot(rules, self.zone, taken, earliest=wanted, latest=delivery.window_end)
+        if slot.at is None:
+            self._hold(session, delivery, now, "; ".join(slot.why))
+            return
+        what = "the first free slot in its window" if kind == "window" else "the next free slot"
+        self._schedule(session, delivery, slot, now, what)
+
+    def _schedule(
+        self, session: Session, delivery: Delivery, slot: Slot, now: datetime, what: str
+    ) -> None:
+        assert slot.at is not None
+        delivery.due_at = slot.at
+        why = "; ".join(slot.why)
+        reason = f"{what}{': ' + why if why else ''}"
+        change_state(session, delivery, State.SCHEDULED, actor=ACTOR, now=now, reason=reason)
+
+    def _hold(self, session: Session, delivery: Delivery, now: datetime, reason: str) -> None:
+        delivery.reason = reason
+        change_state(
+            session, delivery, State.HELD, actor=ACTOR, now=now, reason=reason,
+            level=logging.WARNING,
+        )  # fmt: skip
+
+
+def _wanted(delivery: Delivery, now: datetime) -> datetime:
+    """The time the file asked for; "as soon as possible" means from now."""
+    if delivery.timing.get("kind") == "at" and delivery.due_at is not None:
+        return delivery.due_at
+    return max(delivery.due_at or now, now)

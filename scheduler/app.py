@@ -26,6 +26,7 @@ from scheduler.media_store import MediaStore
 from scheduler.placement import Placement
 from scheduler.queue import make_sessions
 from scheduler.retry import RetryPolicy
+from scheduler.series import SeriesCalendar
 
 CONFIG_ENV = "RELAIS_CONFIG"
 
@@ -87,6 +88,15 @@ class App:
             connectors=self.connectors,
             store=self.store,
             placement=self.placement(),
+            series=self.series(),
+        )
+
+    def series(self) -> SeriesCalendar:
+        return SeriesCalendar(
+            sessions=self.sessions,
+            clock=self.clock,
+            series=self.config.series,
+            zone=self.config.zone,
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
 from scheduler.rules import AccountRules
+from scheduler.weekly import LocalTime, WeekdayName
 
 DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
 
@@ -45,6 +46,20 @@ class AccountConfig(BaseModel):
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class SeriesConfig(_Strict):
+    """A recurring slot: every ``weekday`` at ``time`` (local), from a date, until a date."""
+
+    accounts: tuple[str, ...] = Field(min_length=1)
+    weekday: WeekdayName
+    time: LocalTime
+    starts: date = Field(alias="from")
+    until: date | None = None
+    skip: tuple[date, ...] = ()
+    # An occurrence still without an episode this long before it is reported.
+    alert_before: Duration = timedelta(hours=48)
+    title: str | None = None
 
 
 class ApprovalRule(_Strict):
@@ -93,6 +108,7 @@ class Config(_Strict):
     credentials_dir: Path | None = None
     libraries: dict[str, LibraryConfig]
     accounts: dict[str, AccountConfig]
+    series: dict[str, SeriesConfig] = Field(default_factory=dict)
     approval: ApprovalConfig = ApprovalConfig()
     dispatch: DispatchConfig = DispatchConfig()
     intake: IntakeConfig = IntakeConfig()
@@ -204,6 +220,14 @@ def _check_references(path: Path, config: Config) -> None:
         for name, account in config.accounts.items()
         if account.kind not in KINDS
     ]
+    for name, series in config.series.items():
+        problems.extend(
+            f"{path}: series.{name}.accounts: unknown account {account!r}"
+            for account in series.accounts
+            if account not in config.accounts
+        )
+        if series.until is not None and series.until < series.starts:
+            problems.append(f"{path}: series.{name}: until is before from")
     for index, rule in enumerate(config.approval.auto):
         if rule.library is not None and rule.library not in config.libraries:
             problems.append(f"{path}: approval.auto.{index}.library: unknown {rule.library!r}")

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 DISPATCH_JOB = "dispatch"
 INTAKE_JOB = "intake"
 INTAKE_HINT_JOB = "intake-hint"
+SERIES_JOB = "series"
 
 
 class _InboxHint(FileSystemEventHandler):
@@ -44,6 +45,7 @@ class Daemon:
         self.app = app
         self.dispatcher = app.dispatcher()
         self.intake = app.intake()
+        self.series = app.series()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -65,6 +67,9 @@ class Daemon:
     def run_once(self) -> None:
         self.prepare()
         try:
+            if self.app.config.series:
+                self.series.materialise()
+                self.series.watch()
             self.intake.scan()
             self.dispatcher.run_due()
         finally:
@@ -89,6 +94,10 @@ class Daemon:
             id=INTAKE_JOB,
         )
         self.scheduler.add_job(self._dispatch_job, "date", run_date=now, id=DISPATCH_JOB)
+        if self.app.config.series:
+            self.scheduler.add_job(
+                self._series_job, "interval", minutes=10, next_run_time=now, id=SERIES_JOB
+            )
         observer = self._watch_inbox()
         self.scheduler.start()
         log.info(
@@ -146,6 +155,14 @@ class Daemon:
             )
         # Approvals made from the command line are seen here too.
         self._schedule_dispatch()
+
+    def _series_job(self) -> None:
+        """Occurrences of the coming weeks exist; open ones near their time are reported."""
+        try:
+            self.series.materialise()
+            self.series.watch()
+        except Exception:
+            log.exception("series upkeep failed; it runs again in ten minutes")
 
     def _dispatch_job(self) -> None:
         try:

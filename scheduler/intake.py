@@ -29,6 +29,7 @@ from scheduler.placement import Placement
 from scheduler.postfile import FileProblem, PostFileInvalid
 from scheduler.posts import IngestResult, Outcome, ingest_post
 from scheduler.queue import transaction
+from scheduler.series import SeriesCalendar
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Intake:
         connectors: Mapping[str, Connector],
         store: MediaStore,
         placement: Placement,
+        series: SeriesCalendar,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -70,6 +72,7 @@ class Intake:
         self.connectors = connectors
         self.store = store
         self.placement = placement
+        self.series = series
         # File modification times are wall-clock times, whatever clock schedules run on.
         self.wall_time = wall_time
 
@@ -96,7 +99,10 @@ class Intake:
 
     def scan(self) -> IntakeReport:
         report = IntakeReport()
-        for path in self.candidates():
+        candidates = self.candidates()
+        if candidates and self.config.series:
+            self.series.materialise()  # an episode takes an occurrence that must exist
+        for path in candidates:
             if not self.is_complete(path):
                 report.waiting.append(path)
                 continue
@@ -128,7 +134,14 @@ class Intake:
             report.rejected.append((path, "; ".join(p.message for p in invalid.problems)))
             return
         with transaction(self.sessions) as session:
-            result = ingest_post(session, post_file, config=self.config, store=self.store, now=now)
+            result = ingest_post(
+                session,
+                post_file,
+                config=self.config,
+                store=self.store,
+                now=now,
+                series=self.series,
+            )
         if result.outcome == Outcome.REFUSED:
             problem = FileProblem(path=relative, line=None, message=result.message)
             self._reject(path, relative, [problem], now)

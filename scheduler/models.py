@@ -148,6 +148,23 @@ class DeliveryNote(Base):
     updated_at: Mapped[datetime]
 
 
+class SeriesOccurrence(Base):
+    """One date of a recurring series; unique per (series, date), so materialising the
+    same occurrence twice (a restart, a second daemon) creates nothing."""
+
+    __tablename__ = "series_occurrence"
+    __table_args__ = (UniqueConstraint("series", "occurrence_date", name="uq_series_occurrence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    series: Mapped[str] = mapped_column(String(100))
+    occurrence_date: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+    # open (waiting for an episode), filled, missed (passed without one)
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    post_id: Mapped[str | None] = mapped_column(ForeignKey("post.id"))
+    alerted_at: Mapped[datetime | None]
+
+
 class DailyUsage(Base):
     """The cap counter: one row per account and local day, reserved atomically at claim."""
 

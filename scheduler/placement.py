@@ -84,7 +84,7 @@ class Placement:
         taken = self.taken(session, delivery.account, excluding=delivery.id)
         wanted = _wanted(delivery, now)
         kind = delivery.timing.get("kind")
-        if kind == "at":
+        if kind in ("at", "series"):
             broken = broken_rule(rules, self.zone, taken, wanted)
             if broken is None:
                 self._schedule(session, delivery, Slot(at=wanted, why=()), now, "its fixed time")
@@ -121,6 +121,6 @@ class Placement:
 
 def _wanted(delivery: Delivery, now: datetime) -> datetime:
     """The time the file asked for; "as soon as possible" means from now."""
-    if delivery.timing.get("kind") == "at" and delivery.due_at is not None:
+    if delivery.timing.get("kind") in ("at", "series") and delivery.due_at is not None:
         return delivery.due_at
     return max(delivery.due_at or now, now)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from scheduler.clock import ensure_utc
 from scheduler.config import Config
 from scheduler.media import MediaError, MediaRef, resolve_media
 from scheduler.postmodel import (
+    SERIES_PATTERN,
     PostModel,
     VariantModel,
     describe_error,
@@ -273,6 +275,15 @@ class _Checker:
             self.problem(
                 (extra,),
                 f"give only one of at, window or series; this file has {' and '.join(given)}",
+            )
+        series = data.get("series")
+        well_formed = isinstance(series, str) and re.fullmatch(SERIES_PATTERN, series)
+        if isinstance(series, str) and well_formed and series not in self.config.series:
+            declared = ", ".join(sorted(self.config.series)) or "none"
+            self.problem(
+                ("series",),
+                f"series {series!r} is not declared in config.yaml"
+                f"{suggest_key(series, self.config.series)} (declared: {declared})",
             )
         at = data.get("at")
         if isinstance(at, str):

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from scheduler.config import Config
 from scheduler.media_store import MediaStore
-from scheduler.models import Delivery, Post
+from scheduler.models import Delivery, Post, SeriesOccurrence
 from scheduler.postfile import PlannedDelivery, PostContent, PostFile, Timing
 from scheduler.queue import change_state, record_creation
+from scheduler.series import SeriesCalendar
 from scheduler.states import TOUCHED, UNSENT, State
 
 ACTOR = "intake"
@@ -42,7 +43,13 @@ class IngestResult:
 
 
 def ingest_post(
-    session: Session, post_file: PostFile, *, config: Config, store: MediaStore, now: datetime
+    session: Session,
+    post_file: PostFile,
+    *,
+    config: Config,
+    store: MediaStore,
+    now: datetime,
+    series: SeriesCalendar | None = None,
 ) -> IngestResult:
     post = session.scalars(select(Post).where(Post.key == post_file.key)).one_or_none()
     if post is None:
@@ -53,7 +60,7 @@ def ingest_post(
                 message=f"there is no post with id {post_file.key!r} to cancel; "
                 "check the id (or the file name) of the post you want to withdraw",
             )
-        return _create(session, post_file, config=config, store=store, now=now)
+        return _create(session, post_file, config=config, store=store, now=now, series=series)
     if post.sha256 == post_file.sha256:
         return IngestResult(
             outcome=Outcome.UNCHANGED, post_id=post.id, message="same content as already queued"
@@ -76,11 +83,17 @@ def ingest_post(
             message=f"post {post.key!r} has already gone out, or is going out, on {where}; "
             "the change was not applied. Correct a published post on the platform itself",
         )
-    return _update(session, post, post_file, config=config, store=store, now=now)
+    return _update(session, post, post_file, config=config, store=store, now=now, series=series)
 
 
 def _create(
-    session: Session, post_file: PostFile, *, config: Config, store: MediaStore, now: datetime
+    session: Session,
+    post_file: PostFile,
+    *,
+    config: Config,
+    store: MediaStore,
+    now: datetime,
+    series: SeriesCalendar | None,
 ) -> IngestResult:
     post = Post(
         id=str(uuid.uuid4()),
@@ -94,6 +107,12 @@ def _create(
         updated_at=now,
     )
     session.add(post)
+    session.flush()  # the occurrence points at the post
+    try:
+        series_at = _series_time(session, post_file, post.id, series, now)
+    except LookupError as error:
+        session.delete(post)
+        return IngestResult(outcome=Outcome.REFUSED, post_id=None, message=str(error))
     for planned in post_file.deliveries:
         delivery = Delivery(
             id=str(uuid.uuid4()),
@@ -104,7 +123,7 @@ def _create(
             created_at=now,
             updated_at=now,
         )
-        _apply_plan(delivery, planned, store=store, now=now)
+        _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
         session.add(delivery)
         record_creation(session, delivery, actor=ACTOR, now=now, reason=_approval_note(delivery))
     session.flush()
@@ -120,7 +139,12 @@ def _update(
     config: Config,
     store: MediaStore,
     now: datetime,
+    series: SeriesCalendar | None,
 ) -> IngestResult:
+    try:
+        series_at = _series_time(session, post_file, post.id, series, now)
+    except LookupError as error:
+        return IngestResult(outcome=Outcome.REFUSED, post_id=post.id, message=str(error))
     post.sha256 = post_file.sha256
     post.source_path = str(post_file.source)
     post.library = post_file.library
@@ -143,11 +167,11 @@ def _update(
                 id=str(uuid.uuid4()), post_id=post.id, account=account, state=first,
                 attempts=0, created_at=now, updated_at=now,
             )  # fmt: skip
-            _apply_plan(delivery, planned, store=store, now=now)
+            _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
             session.add(delivery)
             record_creation(session, delivery, actor=ACTOR, now=now, reason="post file updated")
             continue
-        _apply_plan(delivery, planned, store=store, now=now)
+        _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
         current = State(delivery.state)
         # A changed post goes back to the editor, unless a rule approves it anyway; a post
         # the editor rejected always goes back to the editor.
@@ -165,6 +189,7 @@ def _update(
 
 
 def _cancel(session: Session, post: Post, *, now: datetime) -> IngestResult:
+    SeriesCalendar.free(session, post.id)  # its occurrence waits for another episode
     post.cancelled_at = now
     post.updated_at = now
     kept: list[str] = []
@@ -192,12 +217,46 @@ def _approval_note(delivery: Delivery) -> str | None:
     return "approved by a rule in config.yaml" if delivery.state == State.APPROVED else None
 
 
+def _series_time(
+    session: Session,
+    post_file: PostFile,
+    post_id: str,
+    series: SeriesCalendar | None,
+    now: datetime,
+) -> datetime | None:
+    """The occurrence an episode fills: the one it already has, else the next open one."""
+    names = {p.timing.series for p in post_file.deliveries if p.timing.kind == "series"}
+    if not names:
+        return None
+    (name,) = names
+    assert name is not None
+    held = session.scalars(
+        select(SeriesOccurrence).where(
+            SeriesOccurrence.post_id == post_id, SeriesOccurrence.series == name
+        )
+    ).first()
+    if held is not None:
+        return held.at
+    if series is None:
+        raise LookupError(f"series {name!r} cannot be placed here")
+    SeriesCalendar.free(session, post_id)  # it may have belonged to another series
+    return series.take_next(session, name, post_id, now)
+
+
 def _apply_plan(
-    delivery: Delivery, planned: PlannedDelivery, *, store: MediaStore, now: datetime
+    delivery: Delivery,
+    planned: PlannedDelivery,
+    *,
+    store: MediaStore,
+    now: datetime,
+    series_at: datetime | None,
 ) -> None:
     delivery.payload = payload_of(planned.content, store)
     delivery.timing = timing_json(planned.timing)
-    delivery.due_at = due_at_of(planned.timing, now)
+    if planned.timing.kind == "series" and series_at is not None:
+        delivery.due_at = series_at
+    else:
+        delivery.due_at = due_at_of(planned.timing, now)
     delivery.window_end = planned.timing.window_end
 
 

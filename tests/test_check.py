@@ -25,7 +25,7 @@ from scheduler.check import (
     render_reports,
     validate_post_file,
 )
-from scheduler.config import AccountConfig, Config, LibraryConfig
+from scheduler.config import AccountConfig, Config, LibraryConfig, SeriesConfig
 from scheduler.postfile import FileProblem, PostFileInvalid
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -60,6 +60,11 @@ class FakeConnector:
         raise AssertionError("check must never look anything up")
 
 
+BOUDOIR = SeriesConfig.model_validate(
+    {"accounts": ["facebook"], "weekday": "wednesday", "time": "10:00", "from": "2026-09-02"}
+)
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     (tmp_path / "inbox" / "eaux-vives").mkdir(parents=True)
@@ -68,6 +73,7 @@ def config(tmp_path: Path) -> Config:
         timezone="Europe/Zurich",
         libraries={"eaux-vives": LibraryConfig(name="Eaux-Vives")},
         accounts={name: AccountConfig(kind="fake") for name in ("facebook", "twitter")},
+        series={"boudoir": BOUDOIR},
         base_dir=tmp_path,
     )
 

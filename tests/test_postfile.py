@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.config import AccountConfig, Config, LibraryConfig
+from scheduler.config import AccountConfig, Config, LibraryConfig, SeriesConfig
 from scheduler.postfile import (
     FileProblem,
     PostContent,
@@ -46,6 +46,11 @@ variants:                       # per-account overrides of any field
 MINIMAL = "library: eaux-vives\nauthor: marie\ntext: Bonjour\nto: [facebook]\n"
 
 
+BOUDOIR = SeriesConfig.model_validate(
+    {"accounts": ["facebook"], "weekday": "wednesday", "time": "10:00", "from": "2026-09-02"}
+)
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     (tmp_path / "inbox" / "eaux-vives").mkdir(parents=True)
@@ -58,6 +63,7 @@ def config(tmp_path: Path) -> Config:
         accounts={
             name: AccountConfig(kind="dry_run") for name in ("facebook", "instagram", "twitter")
         },
+        series={"boudoir": BOUDOIR},
         base_dir=tmp_path,
     )
 

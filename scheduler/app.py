@@ -29,6 +29,8 @@ from scheduler.retry import RetryPolicy
 from scheduler.series import SeriesCalendar
 
 CONFIG_ENV = "RELAIS_CONFIG"
+# Connector kinds whose published URL is a blog article other posts can announce.
+BLOG_KINDS = frozenset({"static_blog", "wordpress"})
 
 
 def default_config_path() -> Path:
@@ -78,6 +80,10 @@ class App:
             clock=self.clock,
             rules=self.config.rules(),
             zone=self.config.zone,
+            tagger=self.config.link_tagger(),
+            blog_accounts=frozenset(
+                name for name, account in self.config.accounts.items() if account.kind in BLOG_KINDS
+            ),
         )
 
     def intake(self) -> Intake:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.base import Connector, MediaItem, Outgoing, RenderedText
 from scheduler.config import Config
+from scheduler.links import LinkTagger
 from scheduler.media import human_size
 from scheduler.postfile import (
     FileProblem,
@@ -82,9 +83,14 @@ def exit_status(reports: Iterable[FileReport]) -> int:
     return 1 if any(isinstance(report, InvalidFile) for report in reports) else 0
 
 
-def preview_outgoing(post: PostFile, planned: PlannedDelivery, *, now: datetime) -> Outgoing:
+def preview_outgoing(
+    post: PostFile, planned: PlannedDelivery, *, now: datetime, tagger: LinkTagger | None = None
+) -> Outgoing:
     """What the connector would be handed, with media still pointing at the inbox files."""
     content = planned.content
+    link = content.link
+    if tagger is not None:
+        link = tagger.tag(link, account=planned.account, campaign=post.campaign)
     return Outgoing(
         delivery_id=PREVIEW_DELIVERY_ID,
         post_id=post.key,
@@ -93,7 +99,7 @@ def preview_outgoing(post: PostFile, planned: PlannedDelivery, *, now: datetime)
         author=post.author,
         title=content.title,
         text=content.text,
-        link=content.link,
+        link=link,
         media=tuple(
             MediaItem(
                 path=ref.source,
@@ -129,7 +135,7 @@ def _check(
     problems: list[FileProblem] = []
     for index, planned in enumerate(post.deliveries):
         account = planned.account
-        outgoing = preview_outgoing(post, planned, now=now)
+        outgoing = preview_outgoing(post, planned, now=now, tagger=config.link_tagger())
         connector = connectors.get(account)
         if connector is None:
             line = lines.line_for(("to", index))

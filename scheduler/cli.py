@@ -213,6 +213,142 @@ def list_command(
         click.echo("no deliveries match")
 
 
+@main.command()
+@click.option("--days", default=14, show_default=True, help="How many local days to show.")
+@click.option(
+    "--from", "first", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day (default: today)."
+)
+@click.pass_context
+def plan(ctx: click.Context, days: int, first: datetime | None) -> None:
+    """What goes out when, per day and account; empty days and days under target flagged."""
+    from scheduler.plan import build_plan, render_plan
+
+    app = _app(ctx)
+    zone = app.config.zone
+    start = first.date() if first else app.clock.now().astimezone(zone).date()
+    if days < 1:
+        raise click.BadParameter("give at least one day", param_hint="--days")
+    days_plan = build_plan(
+        app.sessions,
+        zone=zone,
+        rules=app.config.rules(),
+        accounts=sorted(app.config.accounts),
+        start=start,
+        days=days,
+    )
+    names = {key: library.name for key, library in app.config.libraries.items()}
+    click.echo(render_plan(days_plan, zone=zone, libraries=names), nl=False)
+
+
+@main.command()
+@click.option(
+    "--ics",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The iCalendar file to write (subscribe to it from a calendar app).",
+)
+@click.option("--days", default=90, show_default=True, help="Days ahead to include.")
+@click.option("--past", default=30, show_default=True, help="Days back to include.")
+@click.pass_context
+def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
+    """Export the editorial calendar: one event per delivery, with library and state."""
+    import os
+    import tempfile
+    from datetime import timedelta
+
+    from scheduler.calendar import calendar_ics
+
+    app = _app(ctx)
+    now = app.clock.now()
+    data = calendar_ics(
+        app.sessions,
+        zone=app.config.zone,
+        start=now - timedelta(days=past),
+        end=now + timedelta(days=days),
+    )
+    # Written whole then renamed, so a calendar app never reads half a file.
+    handle, temporary = tempfile.mkstemp(dir=target.parent or Path("."), prefix=".relais-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.replace(temporary, target)
+    click.echo(f"wrote {target} ({data.count(b'BEGIN:VEVENT')} events)")
+
+
+@main.command()
+@click.argument("reference")
+@click.pass_context
+def why(ctx: click.Context, reference: str) -> None:
+    """Why a delivery is where it is: its account's rules and every decision about it."""
+    from scheduler.editor import SelectionError, explain
+
+    app = _app(ctx)
+    zone = app.config.zone
+    try:
+        explanation = explain(app.sessions, reference)
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    row = explanation.delivery
+    rules = app.config.rules().get(row.account)
+    described = rules.model_dump_json(exclude_defaults=True) if rules else "{}"
+    click.echo(f"{row.id}  {row.post_key} -> {row.account}  ({row.library})")
+    click.echo(f"  state  {row.state}, due {_local(row.due_at, zone)} {zone.key}")
+    click.echo(f"  rules  {described}")
+    for at, before, after, actor, reason in explanation.events:
+        change = f"{before} -> {after}" if before else f"created as {after}"
+        click.echo(
+            f"  {_local(at, zone)}  {change:<34} by {actor}" + (f": {reason}" if reason else "")
+        )
+
+
+@main.command()
+@click.argument("reference")
+@click.argument("when")
+@click.option("--by", help="Who moves it (default: your user name).")
+@click.pass_context
+def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
+    """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked."""
+    from scheduler.editor import SelectionError
+    from scheduler.editor import move as move_delivery
+    from scheduler.timespec import TimeSpecError, parse_time
+
+    app = _app(ctx)
+    zone = app.config.zone
+    try:
+        moment = parse_time(when, zone=zone, now=app.clock.now())
+        moved = move_delivery(
+            app.sessions, app.clock, reference, moment, by=_who(by), placement=app.placement()
+        )
+    except (SelectionError, TimeSpecError) as error:
+        raise click.ClickException(str(error)) from None
+    note = f" ({moved.reason})" if moved.reason else ""
+    click.echo(f"{moved.id[:8]} {moved.state}, due {_local(moved.due_at, zone)}{note}")
+
+
+@main.command()
+@click.argument("references", nargs=-1, required=True)
+@click.option("--reason", help="Why (shown in `relais list` and the history).")
+@click.option("--by", help="Who cancels (default: your user name).")
+@click.pass_context
+def cancel(
+    ctx: click.Context, references: Sequence[str], reason: str | None, by: str | None
+) -> None:
+    """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids)."""
+    from scheduler.editor import SelectionError
+    from scheduler.editor import cancel as cancel_deliveries
+
+    app = _app(ctx)
+    try:
+        decisions = cancel_deliveries(
+            app.sessions, app.clock, references, by=_who(by), reason=reason
+        )
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    for decision in decisions:
+        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
+                   f"{decision.note}")  # fmt: skip
+
+
 @main.group()
 def accounts() -> None:
     """The configured platform accounts."""

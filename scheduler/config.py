@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
+from scheduler.links import LinksConfig, LinkTagger
 from scheduler.rules import AccountRules
 from scheduler.weekly import LocalTime, WeekdayName
 
@@ -110,6 +111,7 @@ class Config(_Strict):
     accounts: dict[str, AccountConfig]
     series: dict[str, SeriesConfig] = Field(default_factory=dict)
     approval: ApprovalConfig = ApprovalConfig()
+    links: LinksConfig = LinksConfig()
     dispatch: DispatchConfig = DispatchConfig()
     intake: IntakeConfig = IntakeConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -174,6 +176,9 @@ class Config(_Strict):
             )
             for name, account in self.accounts.items()
         }
+
+    def link_tagger(self) -> LinkTagger:
+        return LinkTagger(config=self.links)
 
     def rules(self) -> Mapping[str, AccountRules]:
         return {name: account.rules for name, account in self.accounts.items()}

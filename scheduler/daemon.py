@@ -46,6 +46,7 @@ class Daemon:
         self.dispatcher = app.dispatcher()
         self.intake = app.intake()
         self.series = app.series()
+        self.placement = app.placement()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -71,7 +72,7 @@ class Daemon:
                 self.series.materialise()
                 self.series.watch()
             self.intake.scan()
-            self.dispatcher.run_due()
+            self._dispatch_pass()
         finally:
             self._release()
 
@@ -166,12 +167,19 @@ class Daemon:
 
     def _dispatch_job(self) -> None:
         try:
-            self.dispatcher.run_due()
+            self._dispatch_pass()
         except Exception:
             log.exception("dispatch pass failed; retrying in a minute")
             self._wake_at(datetime.now(UTC) + timedelta(minutes=1))
             return
         self._schedule_dispatch()
+
+    def _dispatch_pass(self) -> None:
+        """Send what is due; a blog article just published frees the posts announcing it."""
+        self.placement.place_approved()
+        self.dispatcher.run_due()
+        if self.placement.place_approved():
+            self.dispatcher.run_due()
 
     def _schedule_dispatch(self) -> None:
         if self.app.stopping.is_set():

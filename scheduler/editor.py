@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
-from scheduler.models import AccountState, Delivery, Post
+from scheduler.models import AccountState, Delivery, DeliveryEvent, Post
 from scheduler.placement import Placement
 from scheduler.queue import change_state, transaction
-from scheduler.states import State
+from scheduler.series import SeriesCalendar
+from scheduler.states import UNSENT, State
 
 log = logging.getLogger(__name__)
 MIN_PREFIX = 6
@@ -167,23 +168,24 @@ def list_deliveries(
         query = query.where(Delivery.due_at >= start, Delivery.due_at < start + timedelta(days=1))
     query = query.order_by(Delivery.due_at.is_(None), Delivery.due_at, Post.key, Delivery.account)
     with transaction(sessions) as session:
-        return [
-            DeliveryRow(
-                id=delivery.id,
-                post_key=post.key,
-                library=post.library,
-                author=post.author,
-                account=delivery.account,
-                state=delivery.state,
-                due_at=delivery.due_at,
-                title=post.title,
-                approved_by=delivery.approved_by,
-                approved_at=delivery.approved_at,
-                reason=delivery.reason or delivery.last_error,
-                url=delivery.url,
-            )
-            for delivery, post in session.execute(query).all()
-        ]
+        return [_row(delivery, post) for delivery, post in session.execute(query).all()]
+
+
+def _row(delivery: Delivery, post: Post) -> DeliveryRow:
+    return DeliveryRow(
+        id=delivery.id,
+        post_key=post.key,
+        library=post.library,
+        author=post.author,
+        account=delivery.account,
+        state=delivery.state,
+        due_at=delivery.due_at,
+        title=post.title,
+        approved_by=delivery.approved_by,
+        approved_at=delivery.approved_at,
+        reason=delivery.reason or delivery.last_error,
+        url=delivery.url,
+    )
 
 
 def _decision(delivery: Delivery, done: bool, note: str) -> Decision:
@@ -194,3 +196,99 @@ def _decision(delivery: Delivery, done: bool, note: str) -> Decision:
         done=done,
         note=note,
     )
+
+
+def move(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    reference: str,
+    when: datetime,
+    *,
+    by: str,
+    placement: Placement,
+) -> Delivery:
+    """Give a delivery a new fixed time; the house rules are checked again by placement."""
+    now = clock.now()
+    with transaction(sessions) as session:
+        [delivery] = _one(session, reference)
+        if State(delivery.state) not in UNSENT:
+            raise SelectionError(
+                f"delivery {delivery.id[:8]} is {delivery.state}; only a delivery not yet "
+                "sent can move"
+            )
+        delivery.timing = {**delivery.timing, "kind": "at", "at": when.isoformat()}
+        delivery.due_at = when
+        delivery.window_end = None
+        reason = f"moved by {by} to {when.isoformat()}"
+        if delivery.state != State.PENDING_APPROVAL and delivery.state != State.APPROVED:
+            change_state(session, delivery, State.APPROVED, actor=by, now=now, reason=reason)
+        delivery_id = delivery.id
+    placement.place_approved()
+    with transaction(sessions) as session:
+        moved = session.get(Delivery, delivery_id)
+        assert moved is not None
+        session.expunge(moved)
+        return moved
+
+
+def cancel(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    references: Sequence[str],
+    *,
+    by: str,
+    reason: str | None,
+) -> list[Decision]:
+    """Withdraw deliveries not yet sent; a series episode gives its occurrence back."""
+    now = clock.now()
+    decisions: list[Decision] = []
+    with transaction(sessions) as session:
+        chosen = select_deliveries(session, references)
+        for delivery in chosen:
+            if State(delivery.state) not in UNSENT:
+                decisions.append(_decision(delivery, False, f"left as {delivery.state}"))
+                continue
+            delivery.reason = reason
+            change_state(session, delivery, State.CANCELLED, actor=by, now=now, reason=reason)
+            decisions.append(_decision(delivery, True, "cancelled"))
+        for post in {delivery.post for delivery in chosen}:
+            if all(d.state == State.CANCELLED for d in post.deliveries):
+                SeriesCalendar.free(session, post.id)
+    return decisions
+
+
+@dataclass(frozen=True, kw_only=True)
+class Explanation:
+    delivery: DeliveryRow
+    events: tuple[tuple[datetime, str | None, str, str, str | None], ...]
+
+
+def explain(sessions: sessionmaker[Session], reference: str) -> Explanation:
+    """Why a delivery is where it is: its history of state changes with their reasons."""
+    with transaction(sessions) as session:
+        [delivery] = _one(session, reference)
+        events = session.execute(
+            select(
+                DeliveryEvent.at,
+                DeliveryEvent.from_state,
+                DeliveryEvent.to_state,
+                DeliveryEvent.actor,
+                DeliveryEvent.reason,
+            )
+            .where(DeliveryEvent.delivery_id == delivery.id)
+            .order_by(DeliveryEvent.id)
+        ).all()
+        return Explanation(
+            delivery=_row(delivery, delivery.post),
+            events=tuple((e.at, e.from_state, e.to_state, e.actor, e.reason) for e in events),
+        )
+
+
+def _one(session: Session, reference: str) -> list[Delivery]:
+    chosen = select_deliveries(session, [reference])
+    if len(chosen) != 1:
+        raise SelectionError(
+            f"{reference!r} names {len(chosen)} deliveries; give one delivery id "
+            "(`relais list` shows them)"
+        )
+    return chosen

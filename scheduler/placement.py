@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
+from scheduler.links import LinkTagger
 from scheduler.models import Delivery, Post
 from scheduler.policy import Slot, broken_rule, next_free_slot
 from scheduler.queue import change_state, transaction
@@ -44,13 +45,19 @@ class Placement:
         clock: Clock,
         rules: Mapping[str, AccountRules],
         zone: ZoneInfo,
+        tagger: LinkTagger | None = None,
+        blog_accounts: frozenset[str] = frozenset(),
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.rules = rules
         self.zone = zone
+        self.tagger = tagger
+        # Accounts whose published URL is a blog article that other posts may announce.
+        self.blog_accounts = blog_accounts
 
     def place_approved(self) -> int:
+        """Place every approved delivery that can be placed; returns how many were."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
             approved = session.execute(
@@ -61,9 +68,44 @@ class Placement:
             ordered = sorted(
                 approved, key=lambda row: (_wanted(row[0], now), row[1], row[0].account)
             )
+            placed = 0
             for delivery, _key in ordered:
-                self._place(session, delivery, now)
-            return len(ordered)
+                if self._announced_article_ready(session, delivery):
+                    self._place(session, delivery, now)
+                    placed += 1
+            return placed
+
+    def _announced_article_ready(self, session: Session, delivery: Delivery) -> bool:
+        """Blog first, then social: a post announcing an article waits for its permalink."""
+        announced = delivery.timing.get("announces")
+        if not announced:
+            return True
+        url = session.scalar(
+            select(Delivery.url)
+            .join(Post, Delivery.post_id == Post.id)
+            .where(
+                Post.key == announced,
+                Delivery.state == State.PUBLISHED,
+                Delivery.url.is_not(None),
+                Delivery.account.in_(self.blog_accounts),
+            )
+            .order_by(Delivery.account)
+            .limit(1)
+        )
+        if url is None:
+            delivery.reason = f"waits for the blog article of post {announced!r} to be published"
+            return False
+        link = url
+        if self.tagger is not None:
+            link = (
+                self.tagger.tag(
+                    url, account=delivery.account, campaign=delivery.timing.get("campaign")
+                )
+                or url
+            )
+        delivery.payload = {**delivery.payload, "link": link}
+        delivery.reason = None
+        return True
 
     def taken(self, session: Session, account: str, *, excluding: str) -> list[datetime]:
         return [

@@ -121,6 +121,8 @@ class PostFile:
     title: str | None
     cancel: bool
     deliveries: tuple[PlannedDelivery, ...]
+    campaign: str | None = None
+    announces: str | None = None
 
 
 # --- the raw format: shape only; meaning is checked by _Checker below ----------------
@@ -168,6 +170,8 @@ def parse_post_file_with_lines(
             title=post.title,
             cancel=post.cancel,
             deliveries=tuple(checker.deliveries(post)),
+            campaign=post.campaign or post.series or key.replace("/", "-"),
+            announces=post.announces,
         ),
         loaded.lines,
     )

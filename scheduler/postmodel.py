@@ -142,6 +142,18 @@ class PostModel(_Shape):
         default_factory=dict,
         description="Per-account overrides of title, text, link, media, tags and at.",
     )
+    campaign: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Campaign name for the utm_campaign of links to the library's own sites "
+        "(default: the series, else the post's id).",
+    )
+    announces: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="The id of a post whose blog article this post announces: it waits until "
+        "that article is published and links to it.",
+    )
     cancel: bool = Field(default=False, description="true withdraws the post if not yet sent.")
 
 

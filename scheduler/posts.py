@@ -123,7 +123,9 @@ def _create(
             created_at=now,
             updated_at=now,
         )
-        _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
+        _apply_plan(
+            delivery, planned, post_file, config=config, store=store, now=now, series_at=series_at
+        )
         session.add(delivery)
         record_creation(session, delivery, actor=ACTOR, now=now, reason=_approval_note(delivery))
     session.flush()
@@ -167,11 +169,21 @@ def _update(
                 id=str(uuid.uuid4()), post_id=post.id, account=account, state=first,
                 attempts=0, created_at=now, updated_at=now,
             )  # fmt: skip
-            _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
+            _apply_plan(
+                delivery,
+                planned,
+                post_file,
+                config=config,
+                store=store,
+                now=now,
+                series_at=series_at,
+            )
             session.add(delivery)
             record_creation(session, delivery, actor=ACTOR, now=now, reason="post file updated")
             continue
-        _apply_plan(delivery, planned, store=store, now=now, series_at=series_at)
+        _apply_plan(
+            delivery, planned, post_file, config=config, store=store, now=now, series_at=series_at
+        )
         current = State(delivery.state)
         # A changed post goes back to the editor, unless a rule approves it anyway; a post
         # the editor rejected always goes back to the editor.
@@ -246,13 +258,21 @@ def _series_time(
 def _apply_plan(
     delivery: Delivery,
     planned: PlannedDelivery,
+    post_file: PostFile,
     *,
+    config: Config,
     store: MediaStore,
     now: datetime,
     series_at: datetime | None,
 ) -> None:
-    delivery.payload = payload_of(planned.content, store)
-    delivery.timing = timing_json(planned.timing)
+    link = config.link_tagger().tag(
+        planned.content.link, account=planned.account, campaign=post_file.campaign
+    )
+    delivery.payload = payload_of(planned.content, store, link=link)
+    delivery.timing = timing_json(planned.timing) | {
+        "announces": post_file.announces,
+        "campaign": post_file.campaign,
+    }
     if planned.timing.kind == "series" and series_at is not None:
         delivery.due_at = series_at
     else:
@@ -260,11 +280,11 @@ def _apply_plan(
     delivery.window_end = planned.timing.window_end
 
 
-def payload_of(content: PostContent, store: MediaStore) -> dict[str, Any]:
+def payload_of(content: PostContent, store: MediaStore, *, link: str | None) -> dict[str, Any]:
     return {
         "title": content.title,
         "text": content.text,
-        "link": content.link,
+        "link": link,
         "tags": list(content.tags),
         "media": [
             {

@@ -128,3 +128,26 @@ def test_accounts_check_gives_a_verdict_per_account(tmp_path: Path) -> None:
     (tmp_path / "public").write_text("a file where the blog folder should be")
     code, output = relais(tmp_path, "accounts", "check", "blog")
     assert code == 1 and output.startswith("FAIL  blog")
+
+
+def test_the_editor_plans_explains_moves_cancels_and_exports(tmp_path: Path) -> None:
+    app = make_app(tmp_path, FakeClock())
+    drop(app.config, "eaux-vives/conte.yaml", GOOD.replace("tomorrow 16:00", "2026-12-11 16:00"))
+    app.intake().scan()
+    code, output = relais(tmp_path, "plan", "--from", "2026-12-10", "--days", "2")
+    assert code == 0
+    assert output.startswith("Thu 2026-12-10 — nothing planned\nFri 2026-12-11\n  16:00  facebook")
+    assert "[pending approval]" in output
+    facebook_id = next(
+        line.split()[0] for line in relais(tmp_path, "list")[1].splitlines() if "facebook" in line
+    )
+    code, output = relais(tmp_path, "move", facebook_id, "2026-12-12 09:30", "--by", "lea")
+    assert code == 0 and "2026-12-12 09:30" in output
+    code, output = relais(tmp_path, "why", facebook_id)
+    assert code == 0 and "created as pending_approval" in output and "rules" in output
+    code, output = relais(tmp_path, "cancel", facebook_id, "--reason", "doublon", "--by", "lea")
+    assert code == 0 and "cancelled" in output
+    code, output = relais(tmp_path, "why", facebook_id)
+    assert "pending_approval -> cancelled" in output and "by lea: doublon" in output
+    code, output = relais(tmp_path, "calendar", "--ics", str(tmp_path / "cal.ics"))
+    assert code == 0 and (tmp_path / "cal.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")

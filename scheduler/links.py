@@ -1,0 +1,53 @@
+"""UTM tagging of links to the library network's own sites.
+
+``utm_source`` is the platform (the account's ``utm_source``, else its name),
+``utm_medium`` is ``social`` (configurable), ``utm_campaign`` comes from the post
+(``campaign:``), else its series, else its id. Links to other sites are left alone, and
+a link that already carries UTM parameters keeps them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LinksConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The library's own sites: each domain and its subdomains are tagged.
+    utm_domains: tuple[str, ...] = ()
+    utm_medium: str = "social"
+    # Per account, when the account's name is not the platform's (e.g. "fb-bibliobus").
+    utm_sources: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkTagger:
+    config: LinksConfig
+
+    def is_own(self, link: str) -> bool:
+        host = (urlsplit(link).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.config.utm_domains)
+
+    def tag(self, link: str | None, *, account: str, campaign: str | None) -> str | None:
+        if link is None or not self.is_own(link):
+            return link
+        parts = urlsplit(link)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key.startswith("utm_") for key, _ in query):
+            return link  # tagged by hand: the author knows best
+        query += [
+            ("utm_source", self.config.utm_sources.get(account, account)),
+            ("utm_medium", self.config.utm_medium),
+        ]
+        if campaign:
+            query.append(("utm_campaign", campaign_slug(campaign)))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def campaign_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:100]

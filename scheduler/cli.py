@@ -394,7 +394,7 @@ def resume(ctx: click.Context, account: str, by: str | None) -> None:
     app = _app(ctx)
     if account not in app.connectors:
         raise click.ClickException(f"no account {account!r} in {ctx.obj['config_path']}")
-    count = resume_account(app.sessions, app.clock, account, by=_who(by))
+    count = resume_account(app.sessions, app.clock, account, by=_who(by), placement=app.placement())
     click.echo(f"{account} resumed; {count} held deliveries back in the queue")
 
 

@@ -128,8 +128,15 @@ def _decide(
     return decisions
 
 
-def resume_account(sessions: sessionmaker[Session], clock: Clock, account: str, *, by: str) -> int:
-    """Unpause an account and put its held posts back in the queue."""
+def resume_account(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    account: str,
+    *,
+    by: str,
+    placement: Placement,
+) -> int:
+    """Unpause an account; its held posts are placed again under the house rules."""
     now = clock.now()
     with transaction(sessions) as session:
         state = session.get(AccountState, account)
@@ -142,9 +149,10 @@ def resume_account(sessions: sessionmaker[Session], clock: Clock, account: str, 
         ).all()
         for delivery in held:
             change_state(
-                session, delivery, State.SCHEDULED, actor=by, now=now, reason="account resumed"
+                session, delivery, State.APPROVED, actor=by, now=now, reason="account resumed"
             )
-        return len(held)
+    placement.place_approved()
+    return len(held)
 
 
 def list_deliveries(

@@ -128,7 +128,10 @@ def test_expired_credentials_pause_the_account_and_hold_its_posts_until_resumed(
         assert account is not None and account.paused
     clock.advance(minutes=5)
     assert dispatcher(scripted).run_due() == 0
-    assert resume_account(scripted.sessions, clock, "facebook", by="ops") == 2
+    resumed = resume_account(
+        scripted.sessions, clock, "facebook", by="ops", placement=scripted.placement()
+    )
+    assert resumed == 2
     assert dispatcher(scripted).run_due() == 2
     assert delivery_state(scripted, first).state == "published"
 

@@ -245,9 +245,9 @@ class Dispatcher:
             outgoing = {d.id: outgoing_of(d, self.store.root, self._notes(d.id)) for d in ready}
         for delivery_id, item in outgoing.items():
             connector = self.connectors.get(item.account)
-            if connector is None:
-                continue
             try:
+                if connector is None:
+                    raise LookupError(f"account {item.account!r} is no longer in config.yaml")
                 found = connector.find(item)
             except Retryable as error:
                 log.info(
@@ -255,6 +255,7 @@ class Dispatcher:
                     error.message,
                     extra=fields(delivery_id=delivery_id, account=item.account),
                 )
+                self._postpone_reconciliation(delivery_id, now)
                 continue
             except Exception as error:  # a bug or a refusal: a person must look
                 found = None
@@ -276,6 +277,13 @@ class Dispatcher:
                         session, delivery, State.NEEDS_ATTENTION, actor=self.owner, now=now,
                         reason=note, level=logging.ERROR,
                     )  # fmt: skip
+
+    def _postpone_reconciliation(self, delivery_id: str, now: datetime) -> None:
+        """Look again after ``reconcile_after`` (the wake time counts from ``updated_at``)."""
+        with transaction(self.sessions) as session:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is not None and delivery.state == State.UNKNOWN:
+                delivery.updated_at = now
 
     def claim_next(self) -> Claim | None:
         """Claim the most overdue delivery; deliveries whose window closed become missed."""

@@ -348,3 +348,21 @@ def test_an_overdue_delivery_wakes_dispatch_at_once(
 ) -> None:
     delivery_id = queue_delivery(scripted, due_at=clock.now() - timedelta(minutes=1))
     assert dispatcher(scripted).next_wake() == delivery_state(scripted, delivery_id).due_at
+
+
+def test_a_postponed_reconciliation_waits_instead_of_spinning(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.answers = [Ambiguous("read timeout")]
+    delivery_id = queue_delivery(scripted)
+    d = dispatcher(scripted)
+    d.run_due()
+
+    def platform_down(outgoing):  # type: ignore[no-untyped-def]
+        raise Retryable("search unavailable")
+
+    platform.find = platform_down  # type: ignore[method-assign]
+    clock.advance(minutes=3)
+    d.run_due()
+    assert delivery_state(scripted, delivery_id).state == "unknown"
+    assert d.next_wake() == clock.now() + scripted.config.dispatch.reconcile_after

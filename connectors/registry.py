@@ -7,14 +7,31 @@ from typing import TypeAlias
 
 from connectors.base import AccountSettings, Connector
 from connectors.dry_run import DryRunConnector
+from connectors.facebook import FacebookPageConnector
+from connectors.flickr import FlickrConnector
+from connectors.instagram import InstagramConnector
 from connectors.static_blog import StaticBlogConnector
 from scheduler.clock import Clock
 
-ConnectorFactory: TypeAlias = Callable[[AccountSettings, Clock], Connector]
+# (the account's settings, the clock, every account's settings) -> the connector
+ConnectorFactory: TypeAlias = Callable[
+    [AccountSettings, Clock, Mapping[str, AccountSettings]], Connector
+]
+
+
+def _own_settings(kind: Callable[[AccountSettings, Clock], Connector]) -> ConnectorFactory:
+    return lambda settings, clock, _accounts: kind(settings, clock)
+
 
 KINDS: Mapping[str, ConnectorFactory] = {
-    DryRunConnector.kind: DryRunConnector,
-    StaticBlogConnector.kind: StaticBlogConnector,
+    DryRunConnector.kind: _own_settings(DryRunConnector),
+    StaticBlogConnector.kind: _own_settings(StaticBlogConnector),
+    FacebookPageConnector.kind: _own_settings(FacebookPageConnector),
+    # Instagram may host its media on a blog account: it sees the other accounts.
+    InstagramConnector.kind: lambda settings, clock, accounts: InstagramConnector(
+        settings, clock, accounts=accounts
+    ),
+    FlickrConnector.kind: _own_settings(FlickrConnector),
 }
 
 
@@ -22,7 +39,9 @@ class UnknownConnectorKind(ValueError):
     pass
 
 
-def build_connector(settings: AccountSettings, clock: Clock) -> Connector:
+def build_connector(
+    settings: AccountSettings, clock: Clock, accounts: Mapping[str, AccountSettings] | None = None
+) -> Connector:
     try:
         factory = KINDS[settings.kind]
     except KeyError:
@@ -30,4 +49,9 @@ def build_connector(settings: AccountSettings, clock: Clock) -> Connector:
             f"account {settings.name!r} has kind {settings.kind!r}; "
             f"known kinds are {', '.join(sorted(KINDS))}"
         ) from None
-    return factory(settings, clock)
+    return factory(settings, clock, accounts or {settings.name: settings})
+
+
+def build_connectors(accounts: Mapping[str, AccountSettings], clock: Clock) -> dict[str, Connector]:
+    """Every configured account's connector."""
+    return {name: build_connector(settings, clock, accounts) for name, settings in accounts.items()}

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
-from connectors.registry import build_connector
+from connectors.registry import build_connectors
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config, load_config
 from scheduler.db import make_engine
@@ -109,10 +109,7 @@ class App:
 def build_app(config: Config, *, clock: Clock | None = None) -> App:
     clock = clock or SystemClock()
     engine = make_engine(config.database_url)
-    connectors = {
-        name: build_connector(settings, clock)
-        for name, settings in config.account_settings().items()
-    }
+    connectors = build_connectors(config.account_settings(), clock)
     return App(
         config=config,
         engine=engine,

@@ -73,7 +73,7 @@ def run(ctx: click.Context, once: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context, files: Sequence[Path]) -> None:
     """Check post files: every problem with file and line, or a preview per account."""
-    from connectors.registry import build_connector
+    from connectors.registry import build_connectors
     from scheduler.check import check_files, exit_status, render_reports
     from scheduler.clock import SystemClock
 
@@ -82,10 +82,7 @@ def check(ctx: click.Context, files: Sequence[Path]) -> None:
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     clock = SystemClock()
-    connectors = {
-        name: build_connector(settings, clock)
-        for name, settings in config.account_settings().items()
-    }
+    connectors = build_connectors(config.account_settings(), clock)
     reports = check_files(list(files), config=config, connectors=connectors, now=clock.now())
     click.echo(render_reports(reports, config.zone), nl=False)
     sys.exit(exit_status(reports))
@@ -374,7 +371,7 @@ def check_accounts(ctx: click.Context, names: Sequence[str]) -> None:
     failed = 0
     for name in names or sorted(settings):
         try:
-            verdict = build_connector(settings[name], SystemClock()).verify()
+            verdict = build_connector(settings[name], SystemClock(), settings).verify()
             ok, message = verdict.ok, verdict.message
         except (MissingCredential, ValueError) as error:
             ok, message = False, str(error)

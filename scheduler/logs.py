@@ -57,6 +57,22 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Library chatter (APScheduler's "Running job ...") is not what ops act on.
-    for noisy in ("apscheduler", "watchdog", "alembic"):
+    quiet_chatty_libraries()
+
+
+def quiet_chatty_libraries() -> None:
+    # Library chatter (APScheduler's "Running job ...") is not what ops act on, and some
+    # client libraries log tokens and signed requests at DEBUG: never let those through.
+    for noisy in (
+        "apscheduler",
+        "watchdog",
+        "alembic",
+        "flickrapi",
+        "requests_oauthlib",
+        "oauthlib",
+        "urllib3",
+        "googleapiclient",
+        "google_auth_httplib2",
+        "tweepy",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

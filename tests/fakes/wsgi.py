@@ -63,15 +63,22 @@ class WsgiAdapter(BaseAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **_kwargs: Any
     ) -> requests.Response:
-        body = request.body
+        body: Any = request.body
+        if body is not None and hasattr(body, "read"):
+            body = body.read()  # a streamed multipart upload (requests-toolbelt)
         if isinstance(body, str):
             body = body.encode("utf-8")
         elif body is not None and not isinstance(body, bytes):
             body = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in body)
         assert request.url is not None and request.method is not None
+        # requests-oauthlib sends some header values as bytes; on the wire they are text.
+        headers_sent = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+        }
         try:
             status, headers, content = call_app(
-                self.app, request.method, request.url, request.headers, body
+                self.app, request.method, request.url, headers_sent, body
             )
         except DropConnection as error:
             raise requests.exceptions.ReadTimeout(str(error), request=request) from error

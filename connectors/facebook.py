@@ -1,0 +1,312 @@
+"""A Facebook Page: text, link, photo(s) and video posts through the Graph API.
+
+- Text and link posts go to ``POST /{page-id}/feed`` (``message``, ``link``).
+- Photos are uploaded unpublished (``POST /{page-id}/photos`` with ``published=false``,
+  multipart ``source``) and attached to one feed post with ``attached_media``.
+- A video is sent in one multipart request to ``POST /{page-id}/videos`` on the
+  ``graph-video`` host (``source``, ``title``, ``description``); the resumable flow would
+  need an app id and a User token besides the Page token.
+- A post due at least ten minutes ahead is scheduled natively (``published=false`` +
+  ``scheduled_publish_time``); dispatch hands it over ``schedule_ahead`` before it is due.
+- No idempotency key: before the first request that can create the post, the time is
+  noted; ``find`` looks for the same message created since then among the Page's
+  published and scheduled posts (videos: the Page's videos).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.base import (
+    AccountSettings,
+    Limits,
+    MediaItem,
+    Outgoing,
+    Problem,
+    Published,
+    RenderedText,
+    Verdict,
+    check_limits,
+    parse_options,
+)
+from connectors.credentials import MissingCredential
+from connectors.errors import AuthExpired, Permanent, Retryable
+from connectors.graph import (
+    DEFAULT_API_BASE,
+    DUPLICATE_POST,
+    GraphClient,
+    GraphError,
+    GraphTransportError,
+    lookup_error,
+    publish_error,
+)
+from scheduler.clock import Clock, ensure_utc
+from scheduler.durations import Duration
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 63206
+# Facebook schedules between 10 minutes and 30 days ahead [30 days: unverified].
+SCHEDULE_MIN_AHEAD = timedelta(minutes=10)
+SCHEDULE_MAX_AHEAD = timedelta(days=29)
+SENT_AT_NOTE = "facebook.first_sent_at"
+# Slack for the clocks of this server and Meta's when matching created_time.
+CLOCK_SKEW = timedelta(minutes=5)
+_PAGES_SEARCHED = 5
+_T = TypeVar("_T")
+
+
+class FacebookOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    page_id: str = Field(pattern=r"^[0-9]+$")
+    api_base: str = DEFAULT_API_BASE
+    video_api_base: str = "https://graph-video.facebook.com"
+    schedule_ahead: Duration = timedelta(hours=24)
+    timeout: float = Field(default=30.0, gt=0)
+    upload_timeout: float = Field(default=600.0, gt=0)
+
+    @field_validator("schedule_ahead")
+    @classmethod
+    def _within_facebook_window(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > SCHEDULE_MAX_AHEAD:
+            raise ValueError("schedule_ahead must be between 0 (never schedule) and 29 days")
+        return value
+
+
+def compose_text(text: str, link: str | None, tags: Sequence[str]) -> str:
+    """The text, then the link on its own line (when given), then the missing hashtags."""
+    body = text.rstrip()
+    if link and link not in body:
+        body = f"{body}\n{link}" if body else link
+    hashtags = [f"#{tag.replace(' ', '')}" for tag in tags if tag.strip()]
+    missing = [tag for tag in hashtags if tag.lower() not in body.lower()]
+    if missing:
+        body = f"{body}\n\n{' '.join(missing)}" if body else " ".join(missing)
+    return body
+
+
+class FacebookPageConnector:
+    """Posts to one Page with a Page access token (secret ``page_token``)."""
+
+    kind: ClassVar[str] = "facebook_page"
+
+    def __init__(
+        self,
+        settings: AccountSettings,
+        clock: Clock,
+        *,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.options = parse_options(FacebookOptions, settings)
+        self.settings = settings
+        self.account = settings.name
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.limits = Limits(
+            max_text_length=MAX_MESSAGE,
+            media_kinds=frozenset({"image", "video"}),
+            max_media=10,
+            max_media_bytes=1_000_000_000,
+        )
+        self.lead_time = self.options.schedule_ahead
+        # One minute more than Facebook's ten, so the request still qualifies on arrival.
+        self.min_lead_time = SCHEDULE_MIN_AHEAD + timedelta(minutes=1)
+
+    # -- offline -----------------------------------------------------------------------
+
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        # A link post without media carries the link as a preview, not in the message.
+        link = outgoing.link if outgoing.media else None
+        text = compose_text(outgoing.text, link, outgoing.tags)
+        return RenderedText(text=text, length=len(text), limit=MAX_MESSAGE)
+
+    def check(self, outgoing: Outgoing) -> list[Problem]:
+        problems = check_limits(self.limits, outgoing, self.render(outgoing))
+        videos = [item for item in outgoing.media if item.mime_type.startswith("video/")]
+        if videos and len(outgoing.media) > 1:
+            problems.append(
+                Problem(
+                    field="media",
+                    message=f"{self.account} takes one video alone, not mixed with other media",
+                )
+            )
+        return problems
+
+    # -- online ------------------------------------------------------------------------
+
+    def verify(self) -> Verdict:
+        try:
+            client = self._client()
+            page = client.get(self.options.page_id, {"fields": "id,name"})
+        except MissingCredential as error:
+            return Verdict(ok=False, message=str(error))
+        except (GraphError, GraphTransportError) as error:
+            failure = publish_error(
+                error, account=self.account, doing="reading the Page", creating=False,
+                now=self.clock.now(),
+            )  # fmt: skip
+            return Verdict(ok=False, message=failure.message)
+        return Verdict(ok=True, message=f"posts as Page {page.get('name')!r} (id {page.get('id')})")
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        client = self._publishing_client()
+        now = ensure_utc(self.clock.now())
+        due = ensure_utc(outgoing.due_at)
+        schedule_at = due if due - now >= SCHEDULE_MIN_AHEAD else None
+        if outgoing.notes.get(SENT_AT_NOTE) is None:
+            outgoing.notes.put(SENT_AT_NOTE, now.isoformat())
+        timing: dict[str, str | int] = {}
+        if schedule_at is not None:
+            timing = {"published": "false", "scheduled_publish_time": int(schedule_at.timestamp())}
+        message = self.render(outgoing).text
+        page = self.options.page_id
+        if outgoing.media and outgoing.media[0].mime_type.startswith("video/"):
+            video = outgoing.media[0]
+            data: dict[str, str | int] = {"description": message, **timing}
+            if outgoing.title:
+                data["title"] = outgoing.title
+            with video.path.open("rb") as source:
+                answer = self._call(
+                    "uploading the video", creating=True,
+                    call=lambda: client.post(
+                        f"{page}/videos", data,
+                        files={"source": (video.path.name, source, video.mime_type)},
+                        base=self.options.video_api_base, timeout=self.options.upload_timeout,
+                    ),
+                )  # fmt: skip
+            video_id = str(answer["id"])
+            return Published(platform_id=video_id, url=self._video_url(video_id))
+        data = {"message": message, **timing}
+        if outgoing.link and not outgoing.media:
+            data["link"] = outgoing.link
+        for index, item in enumerate(outgoing.media):
+            photo_id = self._upload_photo(client, item, temporary=schedule_at is not None)
+            data[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+        try:
+            answer = self._call(
+                "creating the post", creating=True,
+                call=lambda: client.post(f"{page}/feed", data),
+                duplicate_ok=True,
+            )  # fmt: skip
+        except _Duplicate as duplicate:
+            found = self.find(outgoing)
+            if found is None:
+                raise Permanent(duplicate.error.words, http_status=400) from duplicate.error
+            log.info(
+                "facebook refused a duplicate: the post already exists",
+                extra={"delivery_id": outgoing.delivery_id, "account": self.account},
+            )
+            return found
+        post_id = str(answer["id"])
+        return Published(platform_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        sent = outgoing.notes.get(SENT_AT_NOTE)
+        if sent is None:
+            return None  # the note is written before anything can be created
+        since = datetime.fromisoformat(sent) - CLOCK_SKEW
+        try:
+            client = self._client()
+        except MissingCredential as error:
+            raise Retryable(str(error)) from error
+        message = self.render(outgoing).text.strip()
+        page = self.options.page_id
+        if outgoing.media and outgoing.media[0].mime_type.startswith("video/"):
+            for video in self._recent(client, f"{page}/videos", "id,description,created_time"):
+                if _created(video) < since:
+                    break
+                if str(video.get("description", "")).strip() == message:
+                    return Published(platform_id=str(video["id"]), url=self._video_url(video["id"]))
+            return None
+        for edge in ("published_posts", "scheduled_posts"):
+            for post in self._recent(client, f"{page}/{edge}", "id,message,created_time"):
+                if _created(post) < since:
+                    break
+                if str(post.get("message", "")).strip() == message:
+                    post_id = str(post["id"])
+                    return Published(platform_id=post_id, url=f"https://www.facebook.com/{post_id}")
+        return None
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _client(self) -> GraphClient:
+        return GraphClient(
+            api_base=self.options.api_base,
+            token=self.settings.secrets().get("page_token"),
+            session=self.session,
+            timeout=self.options.timeout,
+        )
+
+    def _publishing_client(self) -> GraphClient:
+        try:
+            return self._client()
+        except MissingCredential as error:
+            # Held, not failed: the posts go out once someone stores the token.
+            raise AuthExpired(str(error)) from error
+
+    def _upload_photo(self, client: GraphClient, item: MediaItem, *, temporary: bool) -> str:
+        data: dict[str, str | int] = {"published": "false"}
+        if temporary:
+            data["temporary"] = "true"  # photos of a scheduled post must outlive the upload
+        with item.path.open("rb") as source:
+            # An unpublished photo is invisible; uploading it again after a lost answer
+            # cannot make a double post, so the upload is not a "create".
+            answer = self._call(
+                f"uploading {item.path.name}", creating=False,
+                call=lambda: client.post(
+                    f"{self.options.page_id}/photos", data,
+                    files={"source": (item.path.name, source, item.mime_type)},
+                    timeout=self.options.upload_timeout,
+                ),
+            )  # fmt: skip
+        return str(answer["id"])
+
+    def _call(
+        self, doing: str, *, creating: bool, call: Callable[[], _T], duplicate_ok: bool = False
+    ) -> _T:
+        try:
+            return call()
+        except (GraphError, GraphTransportError) as error:
+            if duplicate_ok and isinstance(error, GraphError) and error.code == DUPLICATE_POST:
+                raise _Duplicate(error) from error
+            raise publish_error(
+                error, account=self.account, doing=doing, creating=creating, now=self.clock.now()
+            ) from error
+
+    def _recent(self, client: GraphClient, edge: str, fields: str) -> Iterator[dict[str, Any]]:
+        """The edge's items, newest first, a few pages at most."""
+        params: dict[str, str | int] = {"fields": fields, "limit": 25}
+        for _ in range(_PAGES_SEARCHED):
+            try:
+                answer = client.get(edge, params)
+            except (GraphError, GraphTransportError) as error:
+                raise lookup_error(
+                    error, account=self.account, doing=f"reading {edge}", now=self.clock.now()
+                ) from error
+            yield from answer.get("data", [])
+            after = answer.get("paging", {}).get("cursors", {}).get("after")
+            if not after or "next" not in answer.get("paging", {}):
+                return
+            params["after"] = after
+
+    def _video_url(self, video_id: object) -> str:
+        return f"https://www.facebook.com/{self.options.page_id}/videos/{video_id}"
+
+
+class _Duplicate(Exception):
+    def __init__(self, error: GraphError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _created(item: dict[str, Any]) -> datetime:
+    """Graph times look like ``2026-12-09T09:00:00+0000``."""
+    return datetime.strptime(str(item["created_time"]), "%Y-%m-%dT%H:%M:%S%z")

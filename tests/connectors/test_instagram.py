@@ -1,0 +1,243 @@
+"""The Instagram connector: containers, quota, reconciliation and media hosts."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.wrappers import Request
+
+from connectors.base import AccountSettings, MediaItem
+from connectors.credentials import Secret
+from connectors.errors import Permanent, RateLimited, Retryable
+from connectors.graph import GraphClient, GraphError
+from connectors.instagram import CONTAINER_NOTE, InstagramConnector
+from connectors.media_host import PublicBaseUrlHost, WordPressMediaHost
+from tests.connectors.cases.instagram import PUBLIC_BASE, build_instagram
+from tests.connectors.contract import media_item, mp4_bytes, outgoing, png_bytes
+from tests.fakes.wsgi import session_for
+from tests.support import FakeClock
+
+
+def test_an_exhausted_quota_waits_until_the_window_frees(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    fake.quota_total = 1
+    first_at = clock.now()
+    connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
+    clock.advance(hours=2)
+
+    with pytest.raises(RateLimited) as raised:
+        connector.publish(outgoing("image", tmp_path, due_at=clock.now(), text="Autre chose"))
+
+    assert raised.value.until == first_at + timedelta(hours=24)
+    assert len(fake.created()) == 1
+
+
+def test_a_container_that_fails_transiently_is_replaced_on_the_next_attempt(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    post = outgoing("image", tmp_path, due_at=clock.now())
+    fake.fail_next_container(2207003)  # "it takes too long to download the media"
+
+    with pytest.raises(Retryable, match="new container"):
+        connector.publish(post)
+    failed = post.notes.get(CONTAINER_NOTE)
+    published = connector.publish(post)
+
+    assert post.notes.get(CONTAINER_NOTE) != failed
+    assert len(fake.containers) == 2
+    assert [item["id"] for item in fake.created()] == [published.platform_id]
+
+
+def test_a_container_refused_for_good_fails_the_post(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    fake.fail_next_container(2207004)  # the image is too large
+    with pytest.raises(Permanent, match="2207004"):
+        connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
+    assert fake.created() == []
+
+
+def test_a_reel_is_polled_with_the_injected_sleep(tmp_path: Path, clock: FakeClock) -> None:
+    sleeps: list[float] = []
+    connector, fake = build_instagram(tmp_path, clock, sleeps=sleeps)
+    published = connector.publish(outgoing("video", tmp_path, due_at=clock.now()))
+    assert sleeps == [5.0, 5.0]  # two IN_PROGRESS answers, then FINISHED
+    assert fake.created()[0]["media_type"] == "VIDEO"
+    assert published.url == f"https://www.instagram.com/p/Fake{published.platform_id}/"
+
+
+def test_a_slow_reel_gives_up_then_resumes_with_the_same_container(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    sleeps: list[float] = []
+    connector, fake = build_instagram(
+        tmp_path, clock, sleeps=sleeps, options={"container_wait": 15, "poll_interval": 5}
+    )
+    fake.video_polls = 100
+    post = outgoing("video", tmp_path, due_at=clock.now())
+    with pytest.raises(Retryable, match="still processing"):
+        connector.publish(post)
+    assert sleeps == [5.0, 5.0]
+    for container in fake.containers.values():
+        container["polls_left"] = 0  # Instagram has finished meanwhile
+    connector.publish(post)
+    assert len(fake.containers) == 1 and len(fake.created()) == 1
+
+
+def test_a_container_that_expires_before_publishing_is_made_again(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    moved: list[bool] = []
+
+    def expire_once(request: Request) -> None:
+        if request.path.endswith("/media_publish") and not moved:
+            moved.append(True)
+            clock.advance(hours=25)  # the container is now older than 24 h
+
+    fake.before = expire_once
+    connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
+    assert len(fake.containers) == 2 and len(fake.created()) == 1
+
+
+def test_a_container_never_published_is_not_found(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    fake.quota_total = 0
+    post = outgoing("image", tmp_path, due_at=clock.now())
+    with pytest.raises(RateLimited):
+        connector.publish(post)
+    assert post.notes.get(CONTAINER_NOTE)  # made, FINISHED, not published
+    assert connector.find(post) is None
+
+
+def test_media_uploaded_to_the_blog_is_fetched_from_its_source_url(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blog = AccountSettings(name="blog", kind="wordpress", base_dir=tmp_path)
+    library = StandInLibrary()
+    built: list[AccountSettings] = []
+
+    def wordpress_client_for(settings: AccountSettings, session: Any = None) -> StandInLibrary:
+        built.append(settings)
+        return library
+
+    module = types.ModuleType("connectors.wordpress_api")
+    module.wordpress_client_for = wordpress_client_for  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "connectors.wordpress_api", module)
+    connector, fake = build_instagram(tmp_path, clock, accounts={"blog": blog}, media_host=None)
+    library.fake_public = fake.public
+    assert isinstance(connector.media_host, WordPressMediaHost)
+
+    connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
+
+    assert built == [blog]
+    [(name, alt)] = library.uploads
+    assert (name, alt) == ("photo.png", "Une marmite")
+    create = [p for _, path, p in fake.requests if path.endswith(f"{fake.ig_user_id}/media")]
+    assert create[0]["image_url"] == "https://blog.example/wp-content/uploads/photo.png"
+    assert create[0]["alt_text"] == "Une marmite"
+
+
+def test_a_media_host_account_that_is_not_configured_is_refused(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with pytest.raises(ValueError, match="media_host_account 'blog'"):
+        build_instagram(tmp_path, clock, accounts={}, media_host=None)
+
+
+def test_a_video_behind_an_image_url_is_refused_by_instagram(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    clip = media_item(tmp_path, "clip.mp4", mp4_bytes(), "video/mp4", "film")
+    wrong = MediaItem(path=clip.path, alt=None, mime_type="image/jpeg", size=1, sha256="0")
+    post = dataclasses.replace(outgoing("image", tmp_path, due_at=clock.now()), media=(wrong,))
+    with pytest.raises(Permanent, match="Only photo or video"):
+        connector.publish(post)
+    assert fake.created() == []
+
+
+def test_an_unknown_container_parameter_is_refused_as_by_instagram(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    _, fake = build_instagram(tmp_path, clock)
+    media_item(tmp_path, "photo.png", png_bytes(), "image/png", "x")
+    client = GraphClient(
+        api_base="https://graph.facebook.com",
+        token=Secret(fake.ig_token),
+        session=session_for(fake),
+        timeout=5,
+    )
+    with pytest.raises(GraphError) as raised:
+        client.post(
+            f"{fake.ig_user_id}/media", {"image_url": PUBLIC_BASE + "photo.png", "location": "x"}
+        )
+    assert (raised.value.http_status, raised.value.code) == (400, 100)
+    assert fake.containers == {}
+
+
+def test_captions_are_checked_for_hashtags_mentions_and_mixed_media(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, _ = build_instagram(tmp_path, clock)
+    tags = " ".join(f"#t{n}" for n in range(31))
+    mentions = " ".join(f"@u{n}" for n in range(21))
+    post = outgoing("image", tmp_path, due_at=clock.now(), text=f"{tags} {mentions}")
+    clip = media_item(tmp_path, "clip.mp4", mp4_bytes(), "video/mp4", "film")
+    mixed = dataclasses.replace(post, media=(*post.media, clip))
+    messages = [problem.message for problem in connector.check(mixed)]
+    assert any("hashtags" in m and "30" in m for m in messages)
+    assert any("mentions" in m and "20" in m for m in messages)
+    assert any("one video alone" in m for m in messages)
+
+
+def test_the_public_base_url_host_uses_the_stored_file_name(tmp_path: Path) -> None:
+    item = media_item(tmp_path, "ab cd.jpg", b"\xff\xd8\xff", "image/jpeg", "x")
+    assert PublicBaseUrlHost("https://m.example/s").public_url(item) == (
+        "https://m.example/s/ab%20cd.jpg"
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ig_user_id": "1"},
+        {"ig_user_id": "1", "public_media_base_url": "https://a/", "media_host_account": "b"},
+        {"ig_user_id": "1", "public_media_base_url": "https://a/", "caption": "x"},
+    ],
+)
+def test_unusable_options_are_refused(
+    tmp_path: Path, clock: FakeClock, options: dict[str, object]
+) -> None:
+    settings = AccountSettings(name="ig", kind="instagram", base_dir=tmp_path, options=options)
+    with pytest.raises(ValueError, match="account 'ig'"):
+        InstagramConnector(settings, clock)
+
+
+@dataclass(frozen=True)
+class StandInUpload:
+    id: int
+    source_url: str
+
+
+class StandInLibrary:
+    """Stands for ``connectors.wordpress_api.WordPressClient`` (written separately)."""
+
+    def __init__(self) -> None:
+        self.uploads: list[tuple[str, str | None]] = []
+        self.fake_public: dict[str, tuple[bytes, str]] = {}
+
+    def upload_media(
+        self, path: Path, *, mime_type: str, filename: str, alt: str | None
+    ) -> StandInUpload:
+        self.uploads.append((filename, alt))
+        url = f"https://blog.example/wp-content/uploads/{filename}"
+        self.fake_public[url] = (path.read_bytes(), mime_type)  # now on the public web
+        return StandInUpload(id=len(self.uploads), source_url=url)

@@ -11,10 +11,9 @@ Two hosts:
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 from urllib.parse import quote
 
 import requests
@@ -22,9 +21,9 @@ import requests
 from connectors.base import AccountSettings, MediaItem
 from connectors.credentials import MissingCredential
 from connectors.errors import AuthExpired, Permanent, Retryable
+from connectors.wordpress_api import wordpress_client_for
 
 log = logging.getLogger(__name__)
-WORDPRESS_MODULE = "connectors.wordpress_api"
 
 
 class UploadedMedia(Protocol):
@@ -43,12 +42,6 @@ class MediaLibrary(Protocol):
     def upload_media(
         self, path: Path, *, mime_type: str, filename: str, alt: str | None
     ) -> UploadedMedia: ...
-
-
-class _ClientFactory(Protocol):
-    def __call__(
-        self, settings: AccountSettings, session: requests.Session | None = None
-    ) -> MediaLibrary: ...
 
 
 class MediaHost(Protocol):
@@ -74,8 +67,8 @@ class PublicBaseUrlHost:
 class WordPressMediaHost:
     """Uploads each item to a WordPress media library and returns its ``source_url``.
 
-    ``connectors.wordpress_api`` is imported when the first item is uploaded, so this
-    module (and Instagram) loads even where the WordPress client is not installed.
+    The client is built at the first upload, so a blog that is down does not stop
+    Instagram's account from starting.
     """
 
     def __init__(
@@ -115,17 +108,9 @@ class WordPressMediaHost:
     def _client(self) -> MediaLibrary:
         if self._wordpress is None:
             try:
-                # Imported by name: the WordPress client is written separately and this
-                # module must load (and type-check) without it.
-                module = importlib.import_module(WORDPRESS_MODULE)
-            except ImportError as error:
-                raise Permanent(
-                    "media_host_account needs the WordPress connector "
-                    "(connectors.wordpress_api), which is not installed"
-                ) from error
-            factory = cast(_ClientFactory, module.wordpress_client_for)
-            try:
-                self._wordpress = factory(self.blog, self.session)
+                self._wordpress = wordpress_client_for(self.blog, self.session)
             except MissingCredential as error:
                 raise AuthExpired(str(error)) from error
+            except ValueError as error:  # the blog account's options are unusable
+                raise Permanent(f"media_host_account {self.blog.name!r}: {error}") from error
         return self._wordpress

@@ -11,6 +11,8 @@ from connectors.facebook import FacebookPageConnector
 from connectors.flickr import FlickrConnector
 from connectors.instagram import InstagramConnector
 from connectors.static_blog import StaticBlogConnector
+from connectors.wordpress import WordPressConnector
+from connectors.youtube import YouTubeConnector
 from scheduler.clock import Clock
 
 # (the account's settings, the clock, every account's settings) -> the connector
@@ -32,6 +34,8 @@ KINDS: Mapping[str, ConnectorFactory] = {
         settings, clock, accounts=accounts
     ),
     FlickrConnector.kind: _own_settings(FlickrConnector),
+    WordPressConnector.kind: _own_settings(WordPressConnector),
+    YouTubeConnector.kind: _own_settings(YouTubeConnector),
 }
 
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from werkzeug.wrappers import Request
@@ -20,8 +16,10 @@ from connectors.graph import GraphClient, GraphError
 from connectors.instagram import CONTAINER_NOTE, InstagramConnector
 from connectors.media_host import PublicBaseUrlHost, WordPressMediaHost
 from tests.connectors.cases.instagram import PUBLIC_BASE, build_instagram
+from tests.connectors.cases.wordpress import settings as wordpress_settings
 from tests.connectors.contract import media_item, mp4_bytes, outgoing, png_bytes
-from tests.fakes.wsgi import session_for
+from tests.fakes.wordpress import SITE, WordPressFake
+from tests.fakes.wsgi import WsgiAdapter, session_for
 from tests.support import FakeClock
 
 
@@ -118,31 +116,24 @@ def test_a_container_never_published_is_not_found(tmp_path: Path, clock: FakeClo
 
 
 def test_media_uploaded_to_the_blog_is_fetched_from_its_source_url(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clock: FakeClock
 ) -> None:
-    blog = AccountSettings(name="blog", kind="wordpress", base_dir=tmp_path)
-    library = StandInLibrary()
-    built: list[AccountSettings] = []
-
-    def wordpress_client_for(settings: AccountSettings, session: Any = None) -> StandInLibrary:
-        built.append(settings)
-        return library
-
-    module = types.ModuleType("connectors.wordpress_api")
-    module.wordpress_client_for = wordpress_client_for  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "connectors.wordpress_api", module)
+    wordpress = WordPressFake(clock)
+    blog = wordpress_settings(tmp_path)
     connector, fake = build_instagram(tmp_path, clock, accounts={"blog": blog}, media_host=None)
-    library.fake_public = fake.public
     assert isinstance(connector.media_host, WordPressMediaHost)
+    # The blog is reached through the same session, and what it serves is on the public web.
+    connector.session.mount(SITE, WsgiAdapter(wordpress))
+    fake.public = wordpress.files
 
     connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
 
-    assert built == [blog]
-    [(name, alt)] = library.uploads
-    assert (name, alt) == ("photo.png", "Une marmite")
+    [media] = wordpress.media.values()
+    assert media["alt_text"] == "Une marmite"
     create = [p for _, path, p in fake.requests if path.endswith(f"{fake.ig_user_id}/media")]
-    assert create[0]["image_url"] == "https://blog.example/wp-content/uploads/photo.png"
+    assert create[0]["image_url"] == media["source_url"]
     assert create[0]["alt_text"] == "Une marmite"
+    assert len(fake.created()) == 1
 
 
 def test_a_media_host_account_that_is_not_configured_is_refused(
@@ -219,25 +210,3 @@ def test_unusable_options_are_refused(
     settings = AccountSettings(name="ig", kind="instagram", base_dir=tmp_path, options=options)
     with pytest.raises(ValueError, match="account 'ig'"):
         InstagramConnector(settings, clock)
-
-
-@dataclass(frozen=True)
-class StandInUpload:
-    id: int
-    source_url: str
-
-
-class StandInLibrary:
-    """Stands for ``connectors.wordpress_api.WordPressClient`` (written separately)."""
-
-    def __init__(self) -> None:
-        self.uploads: list[tuple[str, str | None]] = []
-        self.fake_public: dict[str, tuple[bytes, str]] = {}
-
-    def upload_media(
-        self, path: Path, *, mime_type: str, filename: str, alt: str | None
-    ) -> StandInUpload:
-        self.uploads.append((filename, alt))
-        url = f"https://blog.example/wp-content/uploads/{filename}"
-        self.fake_public[url] = (path.read_bytes(), mime_type)  # now on the public web
-        return StandInUpload(id=len(self.uploads), source_url=url)

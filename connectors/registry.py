@@ -12,6 +12,7 @@ from connectors.flickr import FlickrConnector
 from connectors.instagram import InstagramConnector
 from connectors.static_blog import StaticBlogConnector
 from connectors.wordpress import WordPressConnector
+from connectors.x import XConnector
 from connectors.youtube import YouTubeConnector
 from scheduler.clock import Clock
 
@@ -35,6 +36,7 @@ KINDS: Mapping[str, ConnectorFactory] = {
     ),
     FlickrConnector.kind: _own_settings(FlickrConnector),
     WordPressConnector.kind: _own_settings(WordPressConnector),
+    XConnector.kind: _own_settings(XConnector),
     YouTubeConnector.kind: _own_settings(YouTubeConnector),
 }
 

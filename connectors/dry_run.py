@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import (
     AccountSettings,
+    Connector,
     Limits,
     Outgoing,
     Problem,
@@ -45,6 +47,10 @@ class DryRunOptions(BaseModel):
     max_text_length: int | None = Field(default=None, ge=1)
     media_kinds: frozenset[str] = frozenset({"image", "video"})
     max_media: int = Field(default=10, ge=0)
+    # Stand in for a platform: render and check exactly as that connector would (offline),
+    # so `relais check` on a demo config shows what the platform would receive.
+    like: str | None = None
+    like_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class DryRunConnector:
@@ -64,6 +70,9 @@ class DryRunConnector:
         )
         self.lead_time = timedelta(0)
         self.min_lead_time = timedelta(0)
+        self.platform = _stand_in(settings, options.like, options, clock) if options.like else None
+        if self.platform is not None:
+            self.limits = self.platform.limits
         # Dispatch may publish from several threads; appends must not interleave.
         self._lock = threading.Lock()
 
@@ -71,9 +80,13 @@ class DryRunConnector:
         return writable_folder_verdict(self.log_path.parent, "the dry-run log folder")
 
     def render(self, outgoing: Outgoing) -> RenderedText:
+        if self.platform is not None:
+            return self.platform.render(outgoing)
         return plain_text(outgoing, self.limits.max_text_length)
 
     def check(self, outgoing: Outgoing) -> list[Problem]:
+        if self.platform is not None:
+            return self.platform.check(outgoing)
         return check_limits(self.limits, outgoing, self.render(outgoing))
 
     def publish(self, outgoing: Outgoing) -> Published:
@@ -141,6 +154,7 @@ class DryRunConnector:
             "due_at": ensure_utc(outgoing.due_at).isoformat(),
             "title": outgoing.title,
             "text": outgoing.text,
+            "sends": self.render(outgoing).text,
             "link": outgoing.link,
             "tags": list(outgoing.tags),
             "media": [
@@ -167,3 +181,18 @@ def _parse_line(line: bytes) -> Mapping[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def _stand_in(
+    settings: AccountSettings, like: str, options: DryRunOptions, clock: Clock
+) -> Connector:
+    """The platform connector a dry-run account imitates; only its offline half is used."""
+    from connectors.registry import KINDS, build_connector  # the registry imports this module
+
+    if like not in KINDS or like == DryRunConnector.kind:
+        raise ValueError(
+            f"account {settings.name!r} (dry_run): like: {like!r} is not a platform "
+            f"kind ({', '.join(sorted(set(KINDS) - {DryRunConnector.kind}))})"
+        )
+    imitated = replace(settings, kind=like, options=options.like_options)
+    return build_connector(imitated, clock)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -80,6 +81,7 @@ def test_publish_appends_one_line_with_every_field(tmp_path: Path) -> None:
         "due_at": "2024-05-01T10:00:00+00:00",
         "title": "Summer reading",
         "text": "The summer reading club starts on Monday.",
+        "sends": "The summer reading club starts on Monday.\nhttps://library.example/summer",
         "link": "https://library.example/summer",
         "tags": ["reading", "summer"],
         "media": [
@@ -229,3 +231,34 @@ def test_a_failed_sync_after_the_write_is_ambiguous(
 
     with pytest.raises(Ambiguous):
         connector.publish(make_outgoing())
+
+
+def test_a_dry_run_account_renders_and_checks_like_the_platform_it_stands_for(
+    tmp_path: Path,
+) -> None:
+    settings = AccountSettings(
+        name="twitter",
+        kind="dry_run",
+        base_dir=tmp_path,
+        options={"log": "out/twitter.jsonl", "like": "x", "like_options": {"auth": "oauth2"}},
+    )
+    connector = DryRunConnector(settings, FixedClock())
+    post = dataclasses.replace(
+        make_outgoing(), text="Bonjour", link="https://www.example.org/" + "a" * 100, tags=()
+    )
+    rendered = connector.render(post)
+    assert rendered.length == len("Bonjour\n") + 23  # X counts every link as 23
+    assert rendered.counted_as == "characters as X counts them"
+    too_long = dataclasses.replace(post, text="é" * 270)
+    assert any("280" in problem.message for problem in connector.check(too_long))
+    connector.publish(post)
+    [line] = (tmp_path / "out" / "twitter.jsonl").read_text().splitlines()
+    assert json.loads(line)["sends"] == rendered.text
+
+
+def test_a_dry_run_account_cannot_stand_for_an_unknown_platform(tmp_path: Path) -> None:
+    settings = AccountSettings(
+        name="x", kind="dry_run", base_dir=tmp_path, options={"log": "l", "like": "myspace"}
+    )
+    with pytest.raises(ValueError, match="myspace"):
+        DryRunConnector(settings, FixedClock())

@@ -193,7 +193,7 @@ class FlickrConnector:
             return Verdict(
                 ok=False,
                 message=f"the token of {who} has perms={perms or 'none'}; uploads need "
-                "perms=write: authorise relais again, see docs/connectors/flickr.md",
+                "perms=write: authorise relais again, see the README, section Flickr",
             )
         album = f", into the album '{self.options.album}'" if self.options.album else ""
         return Verdict(ok=True, message=f"posts as {who} with perms={perms}{album}")

@@ -185,7 +185,7 @@ class FlickrClient:
         if code in AUTH_CODES:
             return AuthExpired(
                 f"{text}; authorise relais again (perms=write) and replace the account's "
-                "oauth_token and oauth_token_secret, see docs/connectors/flickr.md"
+                "oauth_token and oauth_token_secret, see the README, section Flickr"
             )
         if code in TRANSIENT_CODES:
             return Retryable(text)
@@ -212,7 +212,7 @@ class FlickrClient:
         if status in (401, 403):
             return AuthExpired(
                 f"{where}: Flickr refused the credentials (HTTP {status}); authorise relais "
-                "again, see docs/connectors/flickr.md",
+                "again, see the README, section Flickr",
                 http_status=status,
             )
         return Permanent(f"{where}: Flickr answered HTTP {status}", http_status=status)

@@ -2,7 +2,7 @@
 
 The post goes through tweepy's ``Client.create_tweet``, media through the v2 upload
 endpoints (:mod:`connectors.x_api`), both over one session and one set of credentials
-(``auth: oauth1`` or ``auth: oauth2``, see docs/connectors/x.md).
+(``auth: oauth1`` or ``auth: oauth2``, see the README, section X / Twitter).
 
 X has no idempotency key and no native scheduling. Before the create request leaves, the
 connector writes the note ``x.sent_at`` (kept from the first attempt); ``find`` then looks

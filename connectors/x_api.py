@@ -387,7 +387,7 @@ def translate(
     if status == 401:
         return AuthExpired(
             f"{where}: X refused the credentials ({words}); create new tokens in the "
-            "developer console and store them (see docs/connectors/x.md)",
+            "developer console and store them (see the README, section X / Twitter)",
             http_status=status,
         )
     if status == 429:

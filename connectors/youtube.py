@@ -8,7 +8,7 @@ public on time however long the upload takes.
 Uploads are resumable and safe to repeat: the upload session URI is noted before the first
 byte (see :mod:`connectors.youtube_upload`), and ``publish`` and ``find`` both ask a noted
 session where it stands and send only what is missing. Quota, limits and errors follow
-docs/connectors/youtube.md.
+the README, section YouTube.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ REAUTHORISE = (
     "re-authorise: in Google Cloud console (APIs & Services > Credentials) use the OAuth "
     "client of this account to obtain a new refresh token with the scope "
     "https://www.googleapis.com/auth/youtube for the channel's Google account (see "
-    "docs/connectors/youtube.md), put it in the secret 'refresh_token' (environment "
+    "the README, section YouTube), put it in the secret 'refresh_token' (environment "
     "variable {env} or file {account}.refresh_token in the credentials directory), delete "
     "any saved copy under the state folder's tokens/{account}/, then run "
     "`relais accounts resume {account}`"

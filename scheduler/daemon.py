@@ -96,8 +96,10 @@ class Daemon:
         )
         self.scheduler.add_job(self._dispatch_job, "date", run_date=now, id=DISPATCH_JOB)
         if self.app.config.series:
+            # After the first inbox scan, so an episode waiting there is counted.
+            first = now + self.app.config.intake.scan_interval
             self.scheduler.add_job(
-                self._series_job, "interval", minutes=10, next_run_time=now, id=SERIES_JOB
+                self._series_job, "interval", minutes=10, next_run_time=first, id=SERIES_JOB
             )
         observer = self._watch_inbox()
         self.scheduler.start()

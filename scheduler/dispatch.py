@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Published
@@ -118,11 +120,15 @@ class Dispatcher:
             )
             if lease is not None:
                 candidates.append(lease)
-            unknown = session.scalar(
-                select(func.min(Delivery.updated_at)).where(Delivery.state == State.UNKNOWN)
-            )
-            if unknown is not None:
-                candidates.append(unknown + self.settings.reconcile_after)
+            # An unknown delivery is looked for reconcile_after its last change, and not
+            # while another daemon holds it for reconciliation.
+            for changed, lease in session.execute(
+                select(Delivery.updated_at, Delivery.lease_until).where(
+                    Delivery.state == State.UNKNOWN
+                )
+            ):
+                due = changed + self.settings.reconcile_after
+                candidates.append(max(due, lease) if lease is not None else due)
             limited = session.scalar(
                 select(func.min(AccountState.rate_limited_until)).where(
                     AccountState.rate_limited_until > self.clock.now()
@@ -180,7 +186,9 @@ class Dispatcher:
         now = self.clock.now()
         with transaction(self.sessions) as session:
             waiting = session.scalars(
-                select(Delivery).where(Delivery.state == State.RETRY_WAIT, Delivery.due_at <= now)
+                select(Delivery)
+                .where(Delivery.state == State.RETRY_WAIT, Delivery.due_at <= now)
+                .with_for_update(skip_locked=True)
             ).all()
             for delivery in waiting:
                 change_state(session, delivery, State.SCHEDULED, actor=self.owner, now=now)
@@ -212,8 +220,11 @@ class Dispatcher:
         (``unknown``)."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
+            # Rows another daemon is changing right now are skipped, not waited for.
             stale = session.scalars(
-                select(Delivery).where(Delivery.state.in_([State.CLAIMED, State.SENDING]))
+                select(Delivery)
+                .where(Delivery.state.in_([State.CLAIMED, State.SENDING]))
+                .with_for_update(skip_locked=True)
             ).all()
             for delivery in stale:
                 owner = delivery.lease_owner or ""
@@ -244,6 +255,8 @@ class Dispatcher:
             ).all()
             outgoing = {d.id: outgoing_of(d, self.store.root, self._notes(d.id)) for d in ready}
         for delivery_id, item in outgoing.items():
+            if not self._take_reconciliation(delivery_id, now):
+                continue  # another daemon is looking for it right now
             connector = self.connectors.get(item.account)
             try:
                 if connector is None:
@@ -266,17 +279,73 @@ class Dispatcher:
                     "account and post it by hand if it is missing"
                 )
             with transaction(self.sessions) as session:
-                delivery = session.get(Delivery, delivery_id)
+                delivery = session.get(Delivery, delivery_id, with_for_update=True)
                 if delivery is None or delivery.state != State.UNKNOWN:
                     continue
                 if found is not None:
                     self._mark_published(session, delivery, found, now, "found by reconciliation")
                 else:
                     delivery.last_error = note
+                    delivery.lease_owner = None
+                    delivery.lease_until = None
                     change_state(
                         session, delivery, State.NEEDS_ATTENTION, actor=self.owner, now=now,
                         reason=note, level=logging.ERROR,
                     )  # fmt: skip
+
+    @contextmanager
+    def _lease_kept_alive(self, delivery_id: str) -> Iterator[None]:
+        """Renew the lease while a send runs, so a long upload is not taken for a dead
+        daemon's; the renewal is fenced on the owner and the ``sending`` state."""
+        stop = threading.Event()
+        period = max(self.settings.lease.total_seconds() / 3, 0.05)
+
+        def renew() -> None:
+            while not stop.wait(period):
+                try:
+                    with transaction(self.sessions) as session:
+                        session.execute(
+                            update(Delivery)
+                            .where(
+                                Delivery.id == delivery_id,
+                                Delivery.state == State.SENDING,
+                                Delivery.lease_owner == self.owner,
+                            )
+                            .values(lease_until=self.clock.now() + self.settings.lease)
+                            .execution_options(synchronize_session=False)
+                        )
+                except Exception:  # the next renewal tries again; the send goes on
+                    log.warning(
+                        "lease renewal failed", exc_info=True, extra=fields(delivery_id=delivery_id)
+                    )
+
+        renewer = threading.Thread(target=renew, name=f"lease-{delivery_id[:8]}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+
+    def _take_reconciliation(self, delivery_id: str, now: datetime) -> bool:
+        """A lease on an ``unknown`` delivery, so one daemon at a time looks for it (a
+        YouTube reconciliation resumes an upload: two at once would send bytes twice)."""
+        with transaction(self.sessions) as session:
+            taken = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.state == State.UNKNOWN,
+                    or_(
+                        Delivery.lease_until.is_(None),
+                        Delivery.lease_until <= now,
+                        Delivery.lease_owner == self.owner,
+                    ),
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.settings.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
 
     def _postpone_reconciliation(self, delivery_id: str, now: datetime) -> None:
         """Look again after ``reconcile_after`` (the wake time counts from ``updated_at``)."""
@@ -284,6 +353,8 @@ class Dispatcher:
             delivery = session.get(Delivery, delivery_id)
             if delivery is not None and delivery.state == State.UNKNOWN:
                 delivery.updated_at = now
+                delivery.lease_owner = None
+                delivery.lease_until = None
 
     def claim_next(self) -> Claim | None:
         """Claim the most overdue delivery; deliveries whose window closed become missed."""
@@ -359,7 +430,8 @@ class Dispatcher:
         failpoint("after_sending", delivery_id=claim.delivery_id)
         outcome: Published | PublishError
         try:
-            outcome = connector.publish(outgoing)
+            with self._lease_kept_alive(claim.delivery_id):
+                outcome = connector.publish(outgoing)
         except PublishError as error:
             outcome = error
         except Exception as error:
@@ -553,10 +625,16 @@ class Dispatcher:
 
     @staticmethod
     def _account(session: Session, name: str) -> AccountState:
-        state = session.get(AccountState, name, with_for_update=True)
-        if state is None:
-            state = AccountState(account=name, paused=False)
-            session.add(state)
+        """The account's row, created if missing; two daemons may create it at once."""
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(AccountState)
+            .values(account=name, paused=False)
+            .on_conflict_do_nothing(index_elements=[AccountState.account])
+        )
+        state = session.get(AccountState, name, with_for_update=True, populate_existing=True)
+        assert state is not None
         return state
 
 

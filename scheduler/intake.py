@@ -8,6 +8,7 @@ one to ``rejected/`` beside a ``.error`` file that says what to fix.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
@@ -133,15 +135,23 @@ class Intake:
             self._reject(path, relative, invalid.problems, now)
             report.rejected.append((path, "; ".join(p.message for p in invalid.problems)))
             return
-        with transaction(self.sessions) as session:
-            result = ingest_post(
-                session,
-                post_file,
-                config=self.config,
-                store=self.store,
-                now=now,
-                series=self.series,
-            )
+        try:
+            with transaction(self.sessions) as session:
+                result = ingest_post(
+                    session,
+                    post_file,
+                    config=self.config,
+                    store=self.store,
+                    now=now,
+                    series=self.series,
+                )
+        except IntegrityError:
+            # Several daemons share the inbox: another one queued this post first. The
+            # next scan sees the same content and moves the file as unchanged.
+            log.info("post file taken by another daemon", extra=fields(file=str(relative)))
+            return
+        if not path.exists():
+            return  # another daemon moved it after queueing the same content
         if result.outcome == Outcome.REFUSED:
             problem = FileProblem(path=relative, line=None, message=result.message)
             self._reject(path, relative, [problem], now)
@@ -187,5 +197,7 @@ def _move(source: Path, target: Path, now: datetime) -> Path:
         while target.exists():
             target = target.with_name(f"{target.stem}-{counter}{target.suffix}")
             counter += 1
-    shutil.move(source, target)
+    # Another daemon sharing the inbox may have moved it first; the post is queued once.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.move(source, target)
     return target

@@ -64,6 +64,7 @@ class Placement:
                 select(Delivery, Post.key)
                 .join(Post, Delivery.post_id == Post.id)
                 .where(Delivery.state == State.APPROVED)
+                .with_for_update(of=Delivery, skip_locked=True)
             ).all()
             ordered = sorted(
                 approved, key=lambda row: (_wanted(row[0], now), row[1], row[0].account)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,8 +27,9 @@ def platform() -> ScriptedConnector:
 
 
 @pytest.fixture
-def scripted(app: App, platform: ScriptedConnector) -> App:
-    return dataclasses.replace(app, connectors={"facebook": platform})
+def scripted(any_app: App, platform: ScriptedConnector) -> App:
+    """Every dispatch test runs on SQLite and on PostgreSQL."""
+    return dataclasses.replace(any_app, connectors={"facebook": platform})
 
 
 def dispatcher(app: App) -> Dispatcher:
@@ -229,7 +232,9 @@ def test_claims_of_a_dead_daemon_are_recovered_and_sending_becomes_unknown(
         row = session.get(Delivery, sending)
         assert row is not None
         change_state(session, row, "sending", actor="dead-daemon", now=clock.now())  # type: ignore[arg-type]
-    alive = dispatcher(scripted)  # exclusive queue: other owners are dead
+    # A daemon that holds the queue alone (SQLite's instance lock) knows the others are dead.
+    alive = dispatcher(scripted)
+    alive.exclusive = True
     alive.run_due()
     assert delivery_state(scripted, claimed).state == "published"
     assert delivery_state(scripted, sending).state == "unknown"
@@ -366,3 +371,35 @@ def test_a_postponed_reconciliation_waits_instead_of_spinning(
     d.run_due()
     assert delivery_state(scripted, delivery_id).state == "unknown"
     assert d.next_wake() == clock.now() + scripted.config.dispatch.reconcile_after
+
+
+def test_a_long_send_keeps_its_lease_so_no_other_daemon_takes_it(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    short = scripted.config.dispatch.model_copy(update={"lease": timedelta(milliseconds=150)})
+    app = dataclasses.replace(
+        scripted, config=scripted.config.model_copy(update={"dispatch": short})
+    )
+    delivery_id = queue_delivery(app)
+    renewed = threading.Event()
+    original = platform.publish
+
+    def slow_upload(outgoing):  # type: ignore[no-untyped-def]
+        # A long upload: the clock moves past the first lease, the renewer keeps it.
+        clock.advance(seconds=1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lease = delivery_state(app, delivery_id).lease_until
+            if lease is not None and lease > clock.now():
+                renewed.set()
+                break
+            time.sleep(0.02)  # waiting for the renewer thread, not for a schedule
+        other = app.dispatcher()
+        other.owner, other.exclusive = "other-daemon", False
+        other.reap()
+        return original(outgoing)
+
+    platform.publish = slow_upload  # type: ignore[method-assign]
+    app.dispatcher().run_due()
+    assert renewed.is_set()
+    assert delivery_state(app, delivery_id).state == "published"

@@ -154,11 +154,14 @@ def test_a_window_without_room_is_held_with_the_reason(tmp_path: Path) -> None:
     assert result["delivery-0001"][0] == "held"
 
 
-def test_ten_concurrent_claims_against_a_cap_of_three_send_three(tmp_path: Path) -> None:
+def test_ten_concurrent_claims_against_a_cap_of_three_send_three(
+    tmp_path: Path, database: str
+) -> None:
     clock = FakeClock(datetime(2026, 12, 9, 9, 0, tzinfo=UTC))
     app: App = make_app(
         tmp_path,
         clock,
+        database=database,
         accounts={"facebook": {"kind": "dry_run", "log": "out/f.jsonl", "rules": {"daily_cap": 3}}},
     )
     rules = app.config.rules()

@@ -65,10 +65,10 @@ def test_wednesday_ten_oclock_stays_ten_oclock_across_both_dst_changes(tmp_path:
     assert by_day["2026-10-28"].hour == 9  # CET again
 
 
-def test_a_restart_or_a_second_daemon_creates_no_duplicate(tmp_path: Path) -> None:
+def test_a_restart_or_a_second_daemon_creates_no_duplicate(tmp_path: Path, database: str) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
-    app = make_app(tmp_path, clock, series={"boudoir": BOUDOIR})
-    config = load_config(write_config(tmp_path, series={"boudoir": BOUDOIR}))
+    app = make_app(tmp_path, clock, series={"boudoir": BOUDOIR}, database=database)
+    config = load_config(write_config(tmp_path, series={"boudoir": BOUDOIR}, database=database))
     # Two daemons (separate engines on the same file) materialise at the same moment.
     daemons = [build_app(config, clock=clock) for _ in range(4)]
     barrier = threading.Barrier(len(daemons))

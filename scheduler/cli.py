@@ -83,7 +83,14 @@ def check(ctx: click.Context, files: Sequence[Path]) -> None:
         raise click.ClickException(str(error)) from None
     clock = SystemClock()
     connectors = build_connectors(config.account_settings(), clock)
-    reports = check_files(list(files), config=config, connectors=connectors, now=clock.now())
+    from scheduler.progress import with_progress
+
+    now = clock.now()
+    reports = [
+        report
+        for path in with_progress(list(files), what="checking")
+        for report in check_files([path], config=config, connectors=connectors, now=now)
+    ]
     click.echo(render_reports(reports, config.zone), nl=False)
     sys.exit(exit_status(reports))
 

@@ -23,6 +23,7 @@ from scheduler.app import App
 from scheduler.db import require_head
 from scheduler.instance_lock import InstanceLock, sqlite_path
 from scheduler.logs import fields
+from scheduler.progress import with_progress
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Daemon:
             if self.app.config.series:
                 self.series.materialise()
                 self.series.watch()
-            self.intake.scan()
+            self.intake.scan(progress=lambda files: with_progress(files, what="taking post files"))
             self._dispatch_pass()
         finally:
             self._release()

@@ -13,10 +13,11 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeAlias
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +36,7 @@ from scheduler.series import SeriesCalendar
 
 log = logging.getLogger(__name__)
 
+Progress: TypeAlias = Callable[[list[Path]], Iterable[Path]]
 POST_SUFFIXES = frozenset({".yaml", ".yml"})
 _TEMPORARY_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".kate-swp")
 
@@ -99,12 +101,13 @@ class Intake:
             return False
         return self.wall_time() - status.st_mtime >= self.config.intake.settle.total_seconds()
 
-    def scan(self) -> IntakeReport:
+    def scan(self, *, progress: Progress | None = None) -> IntakeReport:
+        """Take every complete post file; ``progress`` wraps the files (a bar at a terminal)."""
         report = IntakeReport()
         candidates = self.candidates()
         if candidates and self.config.series:
             self.series.materialise()  # an episode takes an occurrence that must exist
-        for path in candidates:
+        for path in progress(candidates) if progress else candidates:
             if not self.is_complete(path):
                 report.waiting.append(path)
                 continue

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Connector
 from connectors.registry import build_connectors
 from scheduler.clock import Clock, SystemClock
-from scheduler.config import Config, load_config
+from scheduler.config import Config
 from scheduler.db import make_engine
 from scheduler.dispatch import Dispatcher
 from scheduler.instance_lock import sqlite_path
@@ -120,7 +120,3 @@ def build_app(config: Config, *, clock: Clock | None = None) -> App:
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         stopping=threading.Event(),
     )
-
-
-def load_app(path: Path | None = None, *, clock: Clock | None = None) -> App:
-    return build_app(load_config(path or default_config_path()), clock=clock)

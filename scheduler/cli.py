@@ -12,19 +12,22 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from scheduler.app import App, default_config_path, load_app
-from scheduler.config import ConfigError, load_config
+from scheduler.app import App, build_app, default_config_path
+from scheduler.config import Config, ConfigError, load_config
 from scheduler.instance_lock import AlreadyRunning
 from scheduler.logs import configure_logging
 from scheduler.states import State
 
 
-def _app(ctx: click.Context) -> App:
-    path: Path = ctx.obj["config_path"]
+def _config(ctx: click.Context) -> Config:
     try:
-        return load_app(path)
+        return load_config(ctx.obj["config_path"])
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _app(ctx: click.Context) -> App:
+    return build_app(_config(ctx))
 
 
 def _who(by: str | None) -> str:
@@ -77,10 +80,7 @@ def check(ctx: click.Context, files: Sequence[Path]) -> None:
     from scheduler.check import check_files, exit_status, render_reports
     from scheduler.clock import SystemClock
 
-    try:
-        config = load_config(ctx.obj["config_path"])
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    config = _config(ctx)
     clock = SystemClock()
     connectors = build_connectors(config.account_settings(), clock)
     from scheduler.progress import with_progress
@@ -367,10 +367,7 @@ def check_accounts(ctx: click.Context, names: Sequence[str]) -> None:
     from connectors.registry import build_connector
     from scheduler.clock import SystemClock
 
-    try:
-        config = load_config(ctx.obj["config_path"])
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    config = _config(ctx)
     settings = config.account_settings()
     unknown = [name for name in names if name not in settings]
     if unknown:

@@ -270,7 +270,9 @@ def publish_error(
     ):
         # Meta said the call failed: nothing was created, trying again is safe.
         return Retryable(f"account {account}: {doing}: {words}", http_status=status)
-    if not error.has_body and status >= 500:
+    # No Graph error object: a proxy's 5xx page, or a success whose body was cut off.
+    # Either way the platform may have acted (a 2xx surely did).
+    if not error.has_body and (status >= 500 or 200 <= status < 300):
         if creating:
             return Ambiguous(
                 f"account {account}: {doing}: HTTP {status} without an answer; "

@@ -124,7 +124,7 @@ class Dispatcher:
             # while another daemon holds it for reconciliation.
             for changed, lease in session.execute(
                 select(Delivery.updated_at, Delivery.lease_until).where(
-                    Delivery.state == State.UNKNOWN
+                    Delivery.state == State.UNKNOWN, Delivery.account.not_in(blocked)
                 )
             ):
                 due = changed + self.settings.reconcile_after
@@ -247,14 +247,18 @@ class Dispatcher:
     def reconcile_unknown(self) -> None:
         now = self.clock.now()
         with transaction(self.sessions) as session:
+            blocked = self._blocked_accounts(session, now)
             ready = session.scalars(
                 select(Delivery).where(
                     Delivery.state == State.UNKNOWN,
                     Delivery.updated_at <= now - self.settings.reconcile_after,
+                    Delivery.account.not_in(blocked),
                 )
             ).all()
             outgoing = {d.id: outgoing_of(d, self.store.root, self._notes(d.id)) for d in ready}
         for delivery_id, item in outgoing.items():
+            if item.account in blocked:
+                continue  # a rate limit met earlier in this pass: not before it resets
             if not self._take_reconciliation(delivery_id, now):
                 continue  # another daemon is looking for it right now
             connector = self.connectors.get(item.account)
@@ -262,13 +266,19 @@ class Dispatcher:
                 if connector is None:
                     raise LookupError(f"account {item.account!r} is no longer in config.yaml")
                 found = connector.find(item)
-            except Retryable as error:
+            except (Retryable, RateLimited) as error:
+                wait = _platform_wait(error, now)
                 log.info(
                     "reconciliation postponed: %s",
                     error.message,
-                    extra=fields(delivery_id=delivery_id, account=item.account),
+                    extra=fields(delivery_id=delivery_id, account=item.account, wait=wait),
                 )
-                self._postpone_reconciliation(delivery_id, now)
+                self._postpone_reconciliation(delivery_id, now, wait)
+                if wait is not None:
+                    # The platform asked for a pause (a rate limit, an overloaded server):
+                    # the whole account waits, sends and look-ups alike.
+                    self._hold_account_until(item.account, now + wait)
+                    blocked.add(item.account)
                 continue
             except Exception as error:  # a bug or a refusal: a person must look
                 found = None
@@ -347,14 +357,22 @@ class Dispatcher:
             )
             return bool(taken.rowcount)  # type: ignore[attr-defined]
 
-    def _postpone_reconciliation(self, delivery_id: str, now: datetime) -> None:
-        """Look again after ``reconcile_after`` (the wake time counts from ``updated_at``)."""
+    def _postpone_reconciliation(
+        self, delivery_id: str, now: datetime, wait: timedelta | None
+    ) -> None:
+        """Look again after ``reconcile_after``, or after the platform's wait if longer (the
+        wake time counts from ``updated_at`` and is never before ``lease_until``)."""
         with transaction(self.sessions) as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is not None and delivery.state == State.UNKNOWN:
                 delivery.updated_at = now
                 delivery.lease_owner = None
-                delivery.lease_until = None
+                delivery.lease_until = now + wait if wait else None
+
+    def _hold_account_until(self, account: str, until: datetime) -> None:
+        with transaction(self.sessions) as session:
+            state = self._account(session, account)
+            state.rate_limited_until = max(until, state.rate_limited_until or until)
 
     def claim_next(self) -> Claim | None:
         """Claim the most overdue delivery; deliveries whose window closed become missed."""
@@ -636,6 +654,12 @@ class Dispatcher:
         state = session.get(AccountState, name, with_for_update=True, populate_existing=True)
         assert state is not None
         return state
+
+
+def _platform_wait(error: Retryable | RateLimited, now: datetime) -> timedelta | None:
+    if isinstance(error, RateLimited):
+        return error.until - now
+    return error.retry_after
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -111,7 +111,12 @@ class Intake:
             if not self.is_complete(path):
                 report.waiting.append(path)
                 continue
-            self.take(path, report)
+            try:
+                self.take(path, report)
+            except Exception as error:
+                # A bug must not stop the scan, nor leave the file to crash every later one.
+                log.exception("post file could not be taken", extra=fields(file=str(path)))
+                self._quarantine(path, error, report)
         if report.queued:
             self.placement.place_approved()
         if report.waiting:
@@ -168,6 +173,19 @@ class Intake:
             extra=fields(post_id=result.post_id, file=str(relative), moved_to=str(moved)),
         )
         report.queued.append((path, result))
+
+    def _quarantine(self, path: Path, error: Exception, report: IntakeReport) -> None:
+        relative = path.relative_to(self.config.inbox_dir)
+        message = (
+            f"relais failed on this file ({type(error).__name__}); nothing was queued. "
+            "Tell the operator: the details are in the daemon's log"
+        )
+        try:
+            problem = FileProblem(path=relative, line=None, message=message)
+            self._reject(path, relative, [problem], self.clock.now())
+        except OSError:
+            log.exception("could not move the file to rejected/", extra=fields(file=str(path)))
+        report.rejected.append((path, message))
 
     def _reject(
         self, path: Path, relative: Path, problems: list[FileProblem], now: datetime

@@ -67,6 +67,8 @@ def resolve_media(
     """
     if not reference.strip():
         raise MediaError("the media file name is empty")
+    if "\0" in reference:
+        raise MediaError(f"{reference!r} contains a NUL character; name the file plainly")
     if (
         PurePosixPath(reference).is_absolute()
         or PureWindowsPath(reference).is_absolute()

@@ -238,6 +238,7 @@ class _Checker:
             for detail in error.errors():
                 self.problem(tuple(detail["loc"]), describe_error(detail))
         self._check_library(data.get("library"))
+        self._check_id(data.get("id"))
         accounts = self._check_to(data.get("to"))
         self._check_timing(data)
         self.media[()] = self._resolve_media(data.get("media"), ("media",))
@@ -246,6 +247,11 @@ class _Checker:
             for account, variant in variants.items():
                 self._check_variant(account, variant, accounts)
         return model
+
+    def _check_id(self, post_id: object) -> None:
+        # An id looks like a path; it must never be able to act as one.
+        if isinstance(post_id, str) and {".", ".."} & set(post_id.split("/")):
+            self.problem(("id",), "id may not have . or .. parts; write it like escalade-2026")
 
     def _check_library(self, library: object) -> None:
         if isinstance(library, str) and library not in self.config.libraries:

@@ -63,7 +63,13 @@ def parse_time(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     spoken = " ".join(text.split())
-    moment = _resolve(spoken.lower(), spoken, zone=zone, now=now, role=role)
+    try:
+        moment = _resolve(spoken.lower(), spoken, zone=zone, now=now, role=role)
+    except TimeSpecError:
+        raise
+    except (OverflowError, ValueError):
+        # Years 0 or 9999+, "in 99999999999 days": outside what a calendar can hold.
+        raise TimeSpecError(f"{spoken} is out of range; is the year right?") from None
     if role != "from" and not past_ok and moment < now - MAX_PAST:
         raise TimeSpecError(
             f"{spoken} is in the past (it is now {describe_local(now, zone)} in {zone.key}); "

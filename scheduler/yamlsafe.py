@@ -330,6 +330,10 @@ class _Builder:
         except yaml.constructor.ConstructorError as error:
             self.problems.append(YamlProblem(line, f"not valid YAML: {error.problem}"))
             return None
+        except ValueError:
+            # e.g. an integer of more digits than Python converts (sys.int_info limit)
+            self.problems.append(YamlProblem(line, "a value here is too large to read"))
+            return None
 
     def _tag_ok(self, node: yaml.Node, expected: str | None, line: int) -> bool:
         allowed = _SCALAR_TAGS if expected is None else frozenset({expected})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -30,8 +31,18 @@ def _app(ctx: click.Context) -> App:
     return build_app(_config(ctx))
 
 
+# EX_CONFIG (sysexits.h): a person must act before a restart can help; the systemd unit's
+# RestartPreventExitStatus=78 stops it from restarting in a loop.
+EX_CONFIG = 78
+
+
+class NeedsAPerson(click.ClickException):
+    exit_code = EX_CONFIG
+
+
 def _who(by: str | None) -> str:
-    return by or getpass.getuser()
+    # Editors may run relais through sudo as the relais user: record the person.
+    return by or os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -61,14 +72,17 @@ def run(ctx: click.Context, once: bool) -> None:
     from scheduler.db import SchemaOutOfDate
 
     configure_logging()
-    daemon = Daemon(_app(ctx))
+    try:
+        daemon = Daemon(_app(ctx))
+    except click.ClickException as error:  # config.yaml cannot be used
+        raise NeedsAPerson(error.message) from None
     try:
         if once:
             daemon.run_once()
         else:
             sys.exit(daemon.run_forever())
     except (SchemaOutOfDate, AlreadyRunning) as error:
-        raise click.ClickException(str(error)) from None
+        raise NeedsAPerson(str(error)) from None
 
 
 @main.command()

@@ -23,6 +23,7 @@ from scheduler.app import App
 from scheduler.db import require_head
 from scheduler.instance_lock import InstanceLock, sqlite_path
 from scheduler.logs import fields
+from scheduler.notify import SystemdNotifier, status_line
 from scheduler.progress import with_progress
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ DISPATCH_JOB = "dispatch"
 INTAKE_JOB = "intake"
 INTAKE_HINT_JOB = "intake-hint"
 SERIES_JOB = "series"
+HEALTH_JOB = "health"
 
 
 class _InboxHint(FileSystemEventHandler):
@@ -42,8 +44,9 @@ class _InboxHint(FileSystemEventHandler):
 
 
 class Daemon:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, notifier: SystemdNotifier | None = None) -> None:
         self.app = app
+        self.notifier = notifier or SystemdNotifier()
         self.dispatcher = app.dispatcher()
         self.intake = app.intake()
         self.series = app.series()
@@ -103,6 +106,17 @@ class Daemon:
                 self._series_job, "interval", minutes=10, next_run_time=first, id=SERIES_JOB
             )
         observer = self._watch_inbox()
+        if self.notifier.enabled:
+            # Twice per watchdog period, so one slow database answer does not trip it.
+            interval = self.notifier.watchdog_interval()
+            period = interval / 2 if interval else timedelta(minutes=1)
+            self.scheduler.add_job(
+                self._health_job,
+                "interval",
+                seconds=period.total_seconds(),
+                next_run_time=now,
+                id=HEALTH_JOB,
+            )
         self.scheduler.start()
         log.info(
             "relais started",
@@ -113,11 +127,15 @@ class Daemon:
                 pid=os.getpid(),
             ),
         )
+        # Schema checked and queue locked (prepare), jobs running: systemd may start
+        # what depends on relais.
+        self.notifier.ready()
         while not stop.wait(timeout=5):
             pass
         return self._shutdown(observer)
 
     def _shutdown(self, observer: Any) -> int:
+        self.notifier.stopping()
         self.app.stopping.set()  # dispatch stops claiming
         if observer is not None:
             observer.stop()
@@ -167,6 +185,19 @@ class Daemon:
             self.series.watch()
         except Exception:
             log.exception("series upkeep failed; it runs again in ten minutes")
+
+    def _health_job(self) -> None:
+        """A database round trip earns the watchdog ping; its answer is the STATUS line."""
+        try:
+            line = status_line(self.app.sessions, self.app.clock, self.app.config.zone)
+        except Exception:
+            log.exception(
+                "the database did not answer the health check; systemd restarts relais "
+                "if this lasts past WatchdogSec"
+            )
+            return
+        self.notifier.status(line)
+        self.notifier.watchdog()
 
     def _dispatch_job(self) -> None:
         try:

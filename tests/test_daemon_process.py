@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -40,8 +41,14 @@ to: [facebook]
 class Daemon:
     """A ``relais`` child process whose log lines the test can wait for."""
 
-    def __init__(self, directory: Path, *args: str, failpoints: str = "") -> None:
-        environment = {**os.environ, "RELAIS_FAILPOINTS": failpoints}
+    def __init__(
+        self,
+        directory: Path,
+        *args: str,
+        failpoints: str = "",
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        environment = {**os.environ, "RELAIS_FAILPOINTS": failpoints, **(environment or {})}
         environment.pop("RELAIS_DATABASE_URL", None)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -121,7 +128,7 @@ def test_a_second_daemon_on_the_same_sqlite_queue_is_refused(project: Path) -> N
     first = Daemon(project, "run")
     first.wait_for("relais started")
     second = Daemon(project, "run", "--once")
-    assert second.finish() == 1
+    assert second.finish() == 78
     assert any("another relais daemon" in line for line in second.seen)
     first.process.send_signal(signal.SIGINT)
     assert first.finish() == 0
@@ -130,7 +137,7 @@ def test_a_second_daemon_on_the_same_sqlite_queue_is_refused(project: Path) -> N
 def test_the_daemon_refuses_an_old_schema_and_names_the_fix(tmp_path: Path) -> None:
     write_config(tmp_path)
     daemon = Daemon(tmp_path, "run")
-    assert daemon.finish() == 1
+    assert daemon.finish() == 78
     assert any("relais db upgrade" in line for line in daemon.seen)
 
 
@@ -161,3 +168,27 @@ def test_killed_while_sending_it_is_unknown_after_restart_and_not_resent(project
     assert restarted.finish() == 0, "".join(restarted.seen)
     assert state_of(project, delivery_id) == "unknown"
     assert sent(project) == []
+
+
+def test_systemd_hears_ready_then_status_and_watchdog_pings_then_stopping(
+    project: Path,
+) -> None:
+    address = project / "notify"
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(str(address))
+    systemd.settimeout(30)
+    queued(project)
+    # A two-second watchdog: the daemon checks the database and pings every second.
+    daemon = Daemon(
+        project, "run", environment={"NOTIFY_SOCKET": str(address), "WATCHDOG_USEC": "2000000"}
+    )
+    heard: list[str] = []
+    while heard.count("WATCHDOG=1") < 2 or "READY=1" not in heard:
+        heard.append(systemd.recv(4096).decode())
+    statuses = [message for message in heard if message.startswith("STATUS=")]
+    assert statuses and "unknown" in statuses[0] and "need attention" in statuses[0]
+    daemon.process.send_signal(signal.SIGTERM)
+    while not systemd.recv(4096).decode().startswith("STOPPING=1"):
+        pass
+    assert daemon.finish() == 0
+    systemd.close()

@@ -367,6 +367,59 @@ def cancel(
                    f"{decision.note}")  # fmt: skip
 
 
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """The queue at a glance. Exit 0: all well, 1: warning, 2: critical, 3: unreadable."""
+    from sqlalchemy.exc import DBAPIError
+
+    from scheduler.clock import SystemClock
+    from scheduler.status import (
+        build_status,
+        daemon_alive,
+        reader_sessions,
+        render_status,
+        status_exit_code,
+    )
+
+    config = _config(ctx)
+    try:
+        report = build_status(
+            reader_sessions(config.database_url),
+            clock=SystemClock(),
+            zone=config.zone,
+            accounts=sorted(config.accounts),
+            series=config.series,
+            daemon_alive=daemon_alive(config.database_url),
+        )
+    except DBAPIError as error:
+        click.echo(
+            f"cannot read the queue ({error.__class__.__name__}: {error.orig}); "
+            "if it was never migrated, run `relais db upgrade`",
+            err=True,
+        )
+        sys.exit(3)
+    click.echo(render_status(report, config.zone), nl=False)
+    sys.exit(status_exit_code(report))
+
+
+@main.command()
+@click.argument("reference")
+@click.pass_context
+def history(ctx: click.Context, reference: str) -> None:
+    """Every state change and send attempt of one delivery, with times and errors."""
+    from scheduler.editor import SelectionError
+    from scheduler.history import delivery_history, render_history
+    from scheduler.status import reader_sessions
+
+    config = _config(ctx)
+    try:
+        found = delivery_history(reader_sessions(config.database_url), reference)
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(render_history(found, config.zone), nl=False)
+
+
 @main.group()
 def accounts() -> None:
     """The configured platform accounts."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
+from scheduler.http import HttpConfig
 from scheduler.links import LinksConfig, LinkTagger
 from scheduler.rules import AccountRules
 from scheduler.weekly import LocalTime, WeekdayName
@@ -114,6 +115,8 @@ class Config(_Strict):
     links: LinksConfig = LinksConfig()
     dispatch: DispatchConfig = DispatchConfig()
     intake: IntakeConfig = IntakeConfig()
+    # The metrics/health/calendar endpoint on 127.0.0.1; off unless given.
+    http: HttpConfig | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")

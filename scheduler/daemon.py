@@ -21,10 +21,12 @@ from watchdog.observers import Observer
 
 from scheduler.app import App
 from scheduler.db import require_head
+from scheduler.http import HttpEndpoint, make_http_app, serve_http
 from scheduler.instance_lock import InstanceLock, sqlite_path
 from scheduler.logs import fields
 from scheduler.notify import SystemdNotifier, status_line
 from scheduler.progress import with_progress
+from scheduler.status import reader_sessions
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Daemon:
         )
         self._wake_lock = threading.Lock()
         self._lock: InstanceLock | None = None
+        self._http: HttpEndpoint | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class Daemon:
                 self._series_job, "interval", minutes=10, next_run_time=first, id=SERIES_JOB
             )
         observer = self._watch_inbox()
+        self._serve_http()
         if self.notifier.enabled:
             # Twice per watchdog period, so one slow database answer does not trip it.
             interval = self.notifier.watchdog_interval()
@@ -137,6 +141,9 @@ class Daemon:
     def _shutdown(self, observer: Any) -> int:
         self.notifier.stopping()
         self.app.stopping.set()  # dispatch stops claiming
+        if self._http is not None:
+            self._http.shutdown()
+            self._http = None
         if observer is not None:
             observer.stop()
         finisher = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
@@ -244,6 +251,22 @@ class Daemon:
             id=INTAKE_HINT_JOB,
             replace_existing=True,
         )
+
+    def _serve_http(self) -> None:
+        """Metrics, health and the calendar on 127.0.0.1, when config.yaml asks for them."""
+        settings = self.app.config.http
+        if settings is None:
+            return
+        config = self.app.config
+        endpoint = make_http_app(
+            sessions=reader_sessions(config.database_url),
+            clock=self.app.clock,
+            zone=config.zone,
+            accounts=sorted(config.accounts),
+            series=config.series,
+        )
+        # A port already taken stops the start here, before READY: the unit restarts it.
+        self._http = serve_http(endpoint, settings.host, settings.port)
 
     def _watch_inbox(self) -> Any:
         inbox = self.app.config.inbox_dir

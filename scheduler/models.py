@@ -67,6 +67,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "account", name="uq_delivery_post_account"),
         Index("ix_delivery_state_due", "state", "due_at"),
+        # `relais status` counts by state and account from the index alone.
+        Index("ix_delivery_state_account", "state", "account"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

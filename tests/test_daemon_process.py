@@ -192,3 +192,23 @@ def test_systemd_hears_ready_then_status_and_watchdog_pings_then_stopping(
         pass
     assert daemon.finish() == 0
     systemd.close()
+
+
+def test_the_daemon_serves_health_and_metrics_when_asked(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    write_config(tmp_path, http={"port": port}, intake={"settle": "1s", "scan_interval": "1s"})
+    upgrade(load_config(tmp_path / "config.yaml").database_url)
+    daemon = Daemon(tmp_path, "run")
+    daemon.wait_for("relais started")
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as answer:
+        assert answer.status == 200 and answer.read().strip() == b"ok"
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
+        assert b"relais_unknown_deliveries 0.0" in answer.read()
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.finish() == 0

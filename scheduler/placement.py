@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
@@ -25,6 +25,7 @@ from scheduler.rules import AccountRules, OnBrokenRule
 from scheduler.states import State
 
 ACTOR = "placement"
+PLACEMENT_LOCK = 0x72656C61  # any fixed key: "rela"
 # States whose due_at holds a slot on the account.
 OCCUPYING = (
     State.SCHEDULED,
@@ -60,6 +61,10 @@ class Placement:
         """Place every approved delivery that can be placed; returns how many were."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Daemons place one at a time: each must see the slots the others take
+                # (SQLite's BEGIN IMMEDIATE serialises this already).
+                session.execute(select(func.pg_advisory_xact_lock(PLACEMENT_LOCK)))
             approved = session.execute(
                 select(Delivery, Post.key)
                 .join(Post, Delivery.post_id == Post.id)

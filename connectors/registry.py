@@ -6,14 +6,6 @@ from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
 from connectors.base import AccountSettings, Connector
-from connectors.dry_run import DryRunConnector
-from connectors.facebook import FacebookPageConnector
-from connectors.flickr import FlickrConnector
-from connectors.instagram import InstagramConnector
-from connectors.static_blog import StaticBlogConnector
-from connectors.wordpress import WordPressConnector
-from connectors.x import XConnector
-from connectors.youtube import YouTubeConnector
 from scheduler.clock import Clock
 
 # (the account's settings, the clock, every account's settings) -> the connector
@@ -22,22 +14,79 @@ ConnectorFactory: TypeAlias = Callable[
 ]
 
 
-def _own_settings(kind: Callable[[AccountSettings, Clock], Connector]) -> ConnectorFactory:
-    return lambda settings, clock, _accounts: kind(settings, clock)
+def _dry_run(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.dry_run import DryRunConnector
+
+    return DryRunConnector(settings, clock)
 
 
-KINDS: Mapping[str, ConnectorFactory] = {
-    DryRunConnector.kind: _own_settings(DryRunConnector),
-    StaticBlogConnector.kind: _own_settings(StaticBlogConnector),
-    FacebookPageConnector.kind: _own_settings(FacebookPageConnector),
+def _static_blog(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.static_blog import StaticBlogConnector
+
+    return StaticBlogConnector(settings, clock)
+
+
+def _facebook_page(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.facebook import FacebookPageConnector
+
+    return FacebookPageConnector(settings, clock)
+
+
+def _instagram(
+    settings: AccountSettings, clock: Clock, accounts: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.instagram import InstagramConnector
+
     # Instagram may host its media on a blog account: it sees the other accounts.
-    InstagramConnector.kind: lambda settings, clock, accounts: InstagramConnector(
-        settings, clock, accounts=accounts
-    ),
-    FlickrConnector.kind: _own_settings(FlickrConnector),
-    WordPressConnector.kind: _own_settings(WordPressConnector),
-    XConnector.kind: _own_settings(XConnector),
-    YouTubeConnector.kind: _own_settings(YouTubeConnector),
+    return InstagramConnector(settings, clock, accounts=accounts)
+
+
+def _flickr(settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]) -> Connector:
+    from connectors.flickr import FlickrConnector
+
+    return FlickrConnector(settings, clock)
+
+
+def _wordpress(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.wordpress import WordPressConnector
+
+    return WordPressConnector(settings, clock)
+
+
+def _x(settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]) -> Connector:
+    from connectors.x import XConnector
+
+    return XConnector(settings, clock)
+
+
+def _youtube(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.youtube import YouTubeConnector
+
+    return YouTubeConnector(settings, clock)
+
+
+# Each platform's module (and its client library: googleapiclient, tweepy, flickrapi...)
+# is imported only when an account of that kind is built, so a daemon or a CLI command
+# pays start-up time and memory only for the platforms config.yaml uses.
+KINDS: Mapping[str, ConnectorFactory] = {
+    "dry_run": _dry_run,
+    "static_blog": _static_blog,
+    "facebook_page": _facebook_page,
+    "instagram": _instagram,
+    "flickr": _flickr,
+    "wordpress": _wordpress,
+    "x": _x,
+    "youtube": _youtube,
 }
 
 

@@ -9,6 +9,7 @@ fixed-time post that breaks a rule is rolled to the next free slot or held for t
 from __future__ import annotations
 
 import logging
+from bisect import insort
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -75,9 +76,11 @@ class Placement:
                 approved, key=lambda row: (_wanted(row[0], now), row[1], row[0].account)
             )
             placed = 0
+            # Each account's taken slots are read once per pass and kept sorted.
+            taken: dict[str, list[datetime]] = {}
             for delivery, _key in ordered:
                 if self._announced_article_ready(session, delivery):
-                    self._place(session, delivery, now)
+                    self._place(session, delivery, now, taken)
                     placed += 1
             return placed
 
@@ -127,9 +130,35 @@ class Placement:
             if moment is not None
         ]
 
-    def _place(self, session: Session, delivery: Delivery, now: datetime) -> None:
+    def _place(
+        self,
+        session: Session,
+        delivery: Delivery,
+        now: datetime,
+        taken_by_account: dict[str, list[datetime]],
+    ) -> None:
         rules = self.rules.get(delivery.account, AccountRules())
-        taken = self.taken(session, delivery.account, excluding=delivery.id)
+        if rules.daily_cap is None and not rules.min_gap:
+            taken: list[datetime] = []  # no rule looks at the other posts
+        else:
+            if delivery.account not in taken_by_account:
+                taken_by_account[delivery.account] = sorted(
+                    self.taken(session, delivery.account, excluding=delivery.id)
+                )
+            taken = taken_by_account[delivery.account]
+        self._place_in(session, delivery, now, rules, taken)
+        if delivery.state == State.SCHEDULED and delivery.account in taken_by_account:
+            assert delivery.due_at is not None
+            insort(taken, delivery.due_at)
+
+    def _place_in(
+        self,
+        session: Session,
+        delivery: Delivery,
+        now: datetime,
+        rules: AccountRules,
+        taken: list[datetime],
+    ) -> None:
         wanted = _wanted(delivery, now)
         kind = delivery.timing.get("kind")
         if kind in ("at", "series"):

@@ -8,9 +8,11 @@ deterministic (the same input gives the same slot) and explains every move it ma
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.durations import format_duration
@@ -34,21 +36,39 @@ def local_day(moment: datetime, zone: ZoneInfo) -> date:
 def broken_rule(
     rules: AccountRules, zone: ZoneInfo, taken: Sequence[datetime], moment: datetime
 ) -> str | None:
-    """The first rule ``moment`` breaks, in words, or None when it fits."""
+    """The first rule ``moment`` breaks, in words, or None when it fits.
+
+    ``taken`` must be sorted (lookups are binary searches: placing thousands of posts
+    stays fast)."""
     local = moment.astimezone(zone)
     if not rules.hours.contains(local.time()):
         return f"{local:%H:%M} is outside posting hours {_hours(rules)}"
     if rules.daily_cap is not None:
-        same_day = sum(local_day(other, zone) == local.date() for other in taken)
+        same_day = _count_on_day(taken, local.date(), zone)
         if same_day >= rules.daily_cap:
             return f"{local:%a %Y-%m-%d} already has {same_day} posts (daily_cap {rules.daily_cap})"
-    for other in taken:
-        if abs(other - moment) < rules.min_gap:
-            return (
-                f"another post at {other.astimezone(zone):%a %H:%M} is closer than "
-                f"min_gap {format_duration(rules.min_gap)}"
-            )
+    close = _closer_than(taken, moment, rules.min_gap)
+    if close:
+        return (
+            f"another post at {close[0].astimezone(zone):%a %H:%M} is closer than "
+            f"min_gap {format_duration(rules.min_gap)}"
+        )
     return None
+
+
+def _count_on_day(taken: Sequence[datetime], day: date, zone: ZoneInfo) -> int:
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return bisect_left(taken, end) - bisect_left(taken, start)
+
+
+def _closer_than(taken: Sequence[datetime], moment: datetime, gap: timedelta) -> list[datetime]:
+    """The taken moments strictly less than ``gap`` away from ``moment``."""
+    if not gap:
+        return []
+    low = bisect_right(taken, moment - gap)
+    high = bisect_left(taken, moment + gap)
+    return list(taken[low:high])
 
 
 def next_free_slot(
@@ -60,7 +80,7 @@ def next_free_slot(
     latest: datetime | None = None,
 ) -> Slot:
     """The earliest moment >= ``earliest`` (and < ``latest``) that keeps every rule."""
-    ordered = sorted(taken)
+    ordered = taken if _is_sorted(taken) else sorted(taken)
     candidate = earliest.astimezone(UTC)
     limit = latest if latest is not None else earliest + HORIZON
     why: list[str] = []
@@ -75,12 +95,12 @@ def next_free_slot(
             candidate = _at(local.date() + timedelta(days=1), rules, zone)
             continue
         if rules.daily_cap is not None:
-            same_day = sum(local_day(other, zone) == local.date() for other in ordered)
+            same_day = _count_on_day(ordered, local.date(), zone)
             if same_day >= rules.daily_cap:
                 why.append(f"{local:%a %Y-%m-%d} is full ({same_day} of daily_cap)")
                 candidate = _at(local.date() + timedelta(days=1), rules, zone)
                 continue
-        close = [other for other in ordered if abs(other - candidate) < rules.min_gap]
+        close = _closer_than(ordered, candidate, rules.min_gap)
         if close:
             why.append(
                 f"too close to the post at {max(close).astimezone(zone):%a %H:%M} "
@@ -90,6 +110,10 @@ def next_free_slot(
             continue
         return Slot(at=candidate, why=tuple(why))
     return Slot(at=None, why=(*why, "no free slot before the end of its window"))
+
+
+def _is_sorted(moments: Sequence[datetime]) -> bool:
+    return all(a <= b for a, b in itertools.pairwise(moments))
 
 
 def _at(day: date, rules: AccountRules, zone: ZoneInfo) -> datetime:

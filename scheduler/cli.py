@@ -345,6 +345,30 @@ def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
 
 @main.command()
 @click.argument("references", nargs=-1, required=True)
+@click.option("--by", help="Who decides (default: your user name).")
+@click.pass_context
+def retry(ctx: click.Context, references: Sequence[str], by: str | None) -> None:
+    """Send again a delivery that failed, or that needs attention and is not on the platform.
+
+    Check the platform first: relais sends it again without looking.
+    """
+    from scheduler.editor import SelectionError
+    from scheduler.editor import retry as retry_deliveries
+
+    app = _app(ctx)
+    try:
+        decisions = retry_deliveries(
+            app.sessions, app.clock, references, by=_who(by), placement=app.placement()
+        )
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    for decision in decisions:
+        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
+                   f"{decision.note}")  # fmt: skip
+
+
+@main.command()
+@click.argument("references", nargs=-1, required=True)
 @click.option("--reason", help="Why (shown in `relais list` and the history).")
 @click.option("--by", help="Who cancels (default: your user name).")
 @click.pass_context

@@ -286,7 +286,7 @@ class Dispatcher:
             else:
                 note = (
                     "not found on the platform after an interrupted send; check the "
-                    "account and post it by hand if it is missing"
+                    "account, and if it is missing there, `relais retry` sends it again"
                 )
             with transaction(self.sessions) as session:
                 delivery = session.get(Delivery, delivery_id, with_for_update=True)

@@ -239,6 +239,38 @@ def move(
         return moved
 
 
+def retry(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    references: Sequence[str],
+    *,
+    by: str,
+    placement: Placement,
+) -> list[Decision]:
+    """A person decided that a failed or vanished delivery must be sent again.
+
+    Only ``needs_attention`` (checked on the platform: it is not there) and ``failed``
+    (the cause was fixed) may be retried; the attempts start again from zero.
+    """
+    now = clock.now()
+    decisions: list[Decision] = []
+    with transaction(sessions) as session:
+        for delivery in select_deliveries(session, references):
+            if delivery.state not in (State.NEEDS_ATTENTION, State.FAILED):
+                decisions.append(_decision(delivery, False, f"left as {delivery.state}"))
+                continue
+            delivery.attempts = 0
+            delivery.due_at = now
+            delivery.timing = {**delivery.timing, "kind": "next_free"}
+            change_state(
+                session, delivery, State.APPROVED, actor=by, now=now,
+                reason=f"sent again by {by} (was {delivery.state})",
+            )  # fmt: skip
+            decisions.append(_decision(delivery, True, "queued again"))
+    placement.place_approved()
+    return decisions
+
+
 def cancel(
     sessions: sessionmaker[Session],
     clock: Clock,

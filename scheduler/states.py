@@ -40,9 +40,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.RETRY_WAIT: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
     S.UNKNOWN: frozenset({S.PUBLISHED, S.NEEDS_ATTENTION}),
     S.HELD: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
-    S.NEEDS_ATTENTION: frozenset({S.PUBLISHED, S.CANCELLED}),
+    # A person decides: it is there (published), it is not (retry: approved), or drop it.
+    S.NEEDS_ATTENTION: frozenset({S.PUBLISHED, S.CANCELLED, S.APPROVED}),
     S.PUBLISHED: frozenset(),
-    S.FAILED: frozenset(),
+    S.FAILED: frozenset({S.APPROVED}),  # a person fixed the cause and sends it again
     S.MISSED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REJECTED: frozenset({S.PENDING_APPROVAL}),  # the contributor re-drops a fixed file
@@ -52,7 +53,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 UNSENT = frozenset({S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.RETRY_WAIT, S.HELD})
 # Something may have reached the platform: the post can no longer be edited.
 TOUCHED = frozenset({S.CLAIMED, S.SENDING, S.PUBLISHED, S.UNKNOWN, S.NEEDS_ATTENTION})
-FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts) | {S.REJECTED}
+# Nothing more happens to these unless a person acts (re-drops, retries).
+FINAL = frozenset({S.PUBLISHED, S.FAILED, S.MISSED, S.CANCELLED, S.REJECTED})
 
 
 class IllegalTransition(Exception):

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.slow
 # `sending` commit and the blog's creation, and reconciliation did not find the post.
 NOT_FOUND = (
     "needs_attention: not found on the platform after an interrupted send; check the "
-    "account and post it by hand if it is missing"
+    "account, and if it is missing there, `relais retry` sends it again"
 )
 
 

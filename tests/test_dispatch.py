@@ -403,3 +403,27 @@ def test_a_long_send_keeps_its_lease_so_no_other_daemon_takes_it(
     app.dispatcher().run_due()
     assert renewed.is_set()
     assert delivery_state(app, delivery_id).state == "published"
+
+
+def test_a_person_can_send_again_what_failed_or_vanished(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    from scheduler.editor import retry
+
+    platform.answers = [Ambiguous("connection reset"), Permanent("link refused")]
+    vanished = queue_delivery(scripted)
+    refused = queue_delivery(scripted, due_at=clock.now() + timedelta(seconds=1))
+    dispatcher(scripted).run_due()
+    clock.advance(minutes=3)
+    dispatcher(scripted).run_due()
+    assert delivery_state(scripted, vanished).state == "needs_attention"
+    assert delivery_state(scripted, refused).state == "failed"
+    decisions = retry(
+        scripted.sessions, clock, [vanished, refused], by="lea", placement=scripted.placement()
+    )
+    assert [decision.done for decision in decisions] == [True, True]
+    dispatcher(scripted).run_due()
+    assert delivery_state(scripted, vanished).state == "published"
+    assert delivery_state(scripted, refused).state == "published"
+    again = retry(scripted.sessions, clock, [vanished], by="lea", placement=scripted.placement())
+    assert again[0].note == "left as published"

@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ import click
 
 from scheduler.app import App, build_app, default_config_path
 from scheduler.config import Config, ConfigError, load_config
+from scheduler.editor import Decision, SelectionError
 from scheduler.instance_lock import AlreadyRunning
 from scheduler.logs import configure_logging
 from scheduler.states import State
@@ -43,6 +44,20 @@ class NeedsAPerson(click.ClickException):
 def _who(by: str | None) -> str:
     # Editors may run relais through sudo as the relais user: record the person.
     return by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _report_decisions(decide: Callable[[], Sequence[Decision]]) -> None:
+    """Run an editor's decision: a reference that names nothing is a plain error, and
+    each delivery's outcome is one line."""
+    try:
+        decisions = decide()
+    except SelectionError as error:
+        raise click.ClickException(str(error)) from None
+    for decision in decisions:
+        click.echo(
+            f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
+            f"{decision.note}"
+        )
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -151,19 +166,14 @@ def current(ctx: click.Context) -> None:
 @click.pass_context
 def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> None:
     """Approve deliveries pending approval (delivery ids, id prefixes, or post ids)."""
-    from scheduler.editor import SelectionError
     from scheduler.editor import approve as approve_deliveries
 
     app = _app(ctx)
-    try:
-        decisions = approve_deliveries(
+    _report_decisions(
+        lambda: approve_deliveries(
             app.sessions, app.clock, references, by=_who(by), placement=app.placement()
         )
-    except SelectionError as error:
-        raise click.ClickException(str(error)) from None
-    for decision in decisions:
-        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
-                   f"{decision.note}")  # fmt: skip
+    )
 
 
 @main.command()
@@ -173,19 +183,12 @@ def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> No
 @click.pass_context
 def reject(ctx: click.Context, references: Sequence[str], reason: str, by: str | None) -> None:
     """Reject deliveries pending approval, with a reason."""
-    from scheduler.editor import SelectionError
     from scheduler.editor import reject as reject_deliveries
 
     app = _app(ctx)
-    try:
-        decisions = reject_deliveries(
-            app.sessions, app.clock, references, by=_who(by), reason=reason
-        )
-    except SelectionError as error:
-        raise click.ClickException(str(error)) from None
-    for decision in decisions:
-        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
-                   f"{decision.note}")  # fmt: skip
+    _report_decisions(
+        lambda: reject_deliveries(app.sessions, app.clock, references, by=_who(by), reason=reason)
+    )
 
 
 @main.command(name="list")
@@ -298,7 +301,7 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
 @click.pass_context
 def why(ctx: click.Context, reference: str) -> None:
     """Why a delivery is where it is: its account's rules and every decision about it."""
-    from scheduler.editor import SelectionError, explain
+    from scheduler.editor import explain
 
     app = _app(ctx)
     zone = app.config.zone
@@ -326,7 +329,6 @@ def why(ctx: click.Context, reference: str) -> None:
 @click.pass_context
 def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
     """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked."""
-    from scheduler.editor import SelectionError
     from scheduler.editor import move as move_delivery
     from scheduler.timespec import TimeSpecError, parse_time
 
@@ -352,19 +354,14 @@ def retry(ctx: click.Context, references: Sequence[str], by: str | None) -> None
 
     Check the platform first: relais sends it again without looking.
     """
-    from scheduler.editor import SelectionError
     from scheduler.editor import retry as retry_deliveries
 
     app = _app(ctx)
-    try:
-        decisions = retry_deliveries(
+    _report_decisions(
+        lambda: retry_deliveries(
             app.sessions, app.clock, references, by=_who(by), placement=app.placement()
         )
-    except SelectionError as error:
-        raise click.ClickException(str(error)) from None
-    for decision in decisions:
-        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
-                   f"{decision.note}")  # fmt: skip
+    )
 
 
 @main.command()
@@ -376,19 +373,12 @@ def cancel(
     ctx: click.Context, references: Sequence[str], reason: str | None, by: str | None
 ) -> None:
     """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids)."""
-    from scheduler.editor import SelectionError
     from scheduler.editor import cancel as cancel_deliveries
 
     app = _app(ctx)
-    try:
-        decisions = cancel_deliveries(
-            app.sessions, app.clock, references, by=_who(by), reason=reason
-        )
-    except SelectionError as error:
-        raise click.ClickException(str(error)) from None
-    for decision in decisions:
-        click.echo(f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
-                   f"{decision.note}")  # fmt: skip
+    _report_decisions(
+        lambda: cancel_deliveries(app.sessions, app.clock, references, by=_who(by), reason=reason)
+    )
 
 
 @main.command()
@@ -432,7 +422,6 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def history(ctx: click.Context, reference: str) -> None:
     """Every state change and send attempt of one delivery, with times and errors."""
-    from scheduler.editor import SelectionError
     from scheduler.history import delivery_history, render_history
     from scheduler.status import reader_sessions
 

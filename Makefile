@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit install lock clean
+.PHONY: run test check lint typecheck unit install lock clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: $(STAMP)
 	$(BIN)/relais run
 
 test: lint typecheck unit
+
+# The edit-test loop: lint, types and the tests that start no process and need no server.
+check: lint typecheck
+	$(BIN)/pytest -q -m "not slow and not postgresql" tests/unit tests/connectors
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

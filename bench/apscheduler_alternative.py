@@ -150,7 +150,7 @@ def apscheduler_start(store: Path) -> None:
 def relais_fill(config_path: Path, posts: int, sample_size: int) -> dict[str, Any]:
     from scheduler.app import build_app
     from scheduler.config import load_config
-    from scheduler.states import State
+    from scheduler.delivery.states import State
     from tests.support import queue_delivery
 
     config = load_config(config_path)

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.common import Outcome, print_header, print_outcomes
 from scheduler.app import build_app
 from scheduler.config import load_config
-from scheduler.db import upgrade
+from scheduler.db.engines import upgrade
 from scheduler.logs import configure_logging
 from tests.support import queue_delivery, write_config
 

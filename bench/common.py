@@ -82,7 +82,7 @@ def write_project(directory: Path, **overrides: Any) -> Path:
     # relais is imported where used, so a child process measuring an alternative
     # (bench/apscheduler_alternative.py) does not carry relais' imports in its memory.
     from scheduler.config import load_config
-    from scheduler.db import upgrade
+    from scheduler.db.engines import upgrade
     from tests.support import write_config
 
     accounts = {name: {"kind": "dry_run", "log": f"out/{name}.jsonl"} for name in ACCOUNTS}
@@ -120,7 +120,7 @@ def bulk_fill(
     def _fast(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
-    from scheduler.models import Delivery, Post
+    from scheduler.db.models import Delivery, Post
 
     started = time.perf_counter()
     payload: dict[str, Any] = {

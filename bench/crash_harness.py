@@ -58,9 +58,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.db import make_engine, upgrade
-from scheduler.models import Delivery, DeliveryEvent, Post
-from scheduler.states import State
+from scheduler.db.engines import make_engine, upgrade
+from scheduler.db.models import Delivery, DeliveryEvent, Post
+from scheduler.delivery.states import State
 from tests.fakes.wordpress import APPLICATION_PASSWORD, USERNAME
 
 PLATFORM_SCRIPT = Path(__file__).with_name("fake_platform.py")

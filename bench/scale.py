@@ -37,10 +37,10 @@ from bench.common import (
 )
 from scheduler.app import App, build_app
 from scheduler.config import load_config
-from scheduler.editor import list_deliveries
-from scheduler.plan import build_plan, render_plan
-from scheduler.states import State
-from scheduler.status import build_status, daemon_alive, render_status
+from scheduler.delivery.editor import list_deliveries
+from scheduler.delivery.states import State
+from scheduler.reports.plan import build_plan, render_plan
+from scheduler.reports.status import build_status, daemon_alive, render_status
 
 TARGET_SECONDS = 1.0
 CLAIM_INDEX = "ix_delivery_state_due"

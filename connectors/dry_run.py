@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -58,7 +58,14 @@ class DryRunConnector:
 
     kind: ClassVar[str] = "dry_run"
 
-    def __init__(self, settings: AccountSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: AccountSettings,
+        clock: Clock,
+        imitate: Callable[[AccountSettings, Clock], Connector] | None = None,
+    ) -> None:
+        """``imitate`` builds the platform connector that ``like:`` names (the registry's
+        builder, passed in so that this module need not import the registry)."""
         options = parse_options(DryRunOptions, settings)
         self.account = settings.name
         self.clock = clock
@@ -70,7 +77,15 @@ class DryRunConnector:
         )
         self.lead_time = timedelta(0)
         self.min_lead_time = timedelta(0)
-        self.platform = _stand_in(settings, options.like, options, clock) if options.like else None
+        self.platform = None
+        if options.like:
+            if imitate is None:
+                raise ValueError(
+                    f"account {settings.name!r} (dry_run): like: {options.like!r} needs the "
+                    "connector registry to build the platform it stands for"
+                )
+            imitated = replace(settings, kind=options.like, options=options.like_options)
+            self.platform = imitate(imitated, clock)
         if self.platform is not None:
             self.limits = self.platform.limits
         # Dispatch may publish from several threads; appends must not interleave.
@@ -181,18 +196,3 @@ def _parse_line(line: bytes) -> Mapping[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def _stand_in(
-    settings: AccountSettings, like: str, options: DryRunOptions, clock: Clock
-) -> Connector:
-    """The platform connector a dry-run account imitates; only its offline half is used."""
-    from connectors.registry import KINDS, build_connector  # the registry imports this module
-
-    if like not in KINDS or like == DryRunConnector.kind:
-        raise ValueError(
-            f"account {settings.name!r} (dry_run): like: {like!r} is not a platform "
-            f"kind ({', '.join(sorted(set(KINDS) - {DryRunConnector.kind}))})"
-        )
-    imitated = replace(settings, kind=like, options=options.like_options)
-    return build_connector(imitated, clock)

@@ -19,7 +19,18 @@ def _dry_run(
 ) -> Connector:
     from connectors.dry_run import DryRunConnector
 
-    return DryRunConnector(settings, clock)
+    return DryRunConnector(settings, clock, imitate=_imitated_platform)
+
+
+def _imitated_platform(settings: AccountSettings, clock: Clock) -> Connector:
+    """The platform connector a dry-run account imitates (``like:``); only its offline half
+    is used."""
+    if settings.kind not in KINDS or settings.kind == "dry_run":
+        raise ValueError(
+            f"account {settings.name!r} (dry_run): like: {settings.kind!r} is not a platform "
+            f"kind ({', '.join(sorted(set(KINDS) - {'dry_run'}))})"
+        )
+    return build_connector(settings, clock)
 
 
 def _static_blog(

@@ -18,15 +18,15 @@ from connectors.base import Connector
 from connectors.registry import build_connectors
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
-from scheduler.db import make_engine
-from scheduler.dispatch import Dispatcher
-from scheduler.instance_lock import sqlite_path
-from scheduler.intake import Intake
-from scheduler.media_store import MediaStore
-from scheduler.placement import Placement
-from scheduler.queue import make_sessions
-from scheduler.retry import RetryPolicy
-from scheduler.series import SeriesCalendar
+from scheduler.db.engines import make_engine
+from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.retry import RetryPolicy
+from scheduler.delivery.transitions import make_sessions
+from scheduler.intake.inbox import Intake
+from scheduler.intake.media_store import MediaStore
+from scheduler.rules.placement import Placement
+from scheduler.rules.series import SeriesCalendar
+from scheduler.service.instance_lock import sqlite_path
 
 CONFIG_ENV = "RELAIS_CONFIG"
 # Connector kinds whose published URL is a blog article other posts can announce.

@@ -15,10 +15,10 @@ import click
 
 from scheduler.app import App, build_app, default_config_path
 from scheduler.config import Config, ConfigError, load_config
-from scheduler.editor import Decision, SelectionError
-from scheduler.instance_lock import AlreadyRunning
+from scheduler.delivery.editor import Decision, SelectionError
+from scheduler.delivery.states import State
 from scheduler.logs import configure_logging
-from scheduler.states import State
+from scheduler.service.instance_lock import AlreadyRunning
 
 
 def _config(ctx: click.Context) -> Config:
@@ -83,8 +83,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
-    from scheduler.daemon import Daemon
-    from scheduler.db import SchemaOutOfDate
+    from scheduler.db.engines import SchemaOutOfDate
+    from scheduler.service.daemon import Daemon
 
     configure_logging()
     try:
@@ -106,8 +106,8 @@ def run(ctx: click.Context, once: bool) -> None:
 def check(ctx: click.Context, files: Sequence[Path]) -> None:
     """Check post files: every problem with file and line, or a preview per account."""
     from connectors.registry import build_connectors
-    from scheduler.check import check_files, exit_status, render_reports
     from scheduler.clock import SystemClock
+    from scheduler.intake.check import check_files, exit_status, render_reports
 
     config = _config(ctx)
     clock = SystemClock()
@@ -133,8 +133,8 @@ def db() -> None:
 @click.pass_context
 def upgrade(ctx: click.Context) -> None:
     """Migrate the database to the latest schema (creates it if needed)."""
-    from scheduler.db import current_revision, head_revision
-    from scheduler.db import upgrade as run_upgrade
+    from scheduler.db.engines import current_revision, head_revision
+    from scheduler.db.engines import upgrade as run_upgrade
 
     app = _app(ctx)
     url = app.config.database_url
@@ -152,7 +152,7 @@ def upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def current(ctx: click.Context) -> None:
     """Print the database's schema revision and the one this relais needs."""
-    from scheduler.db import current_revision, head_revision
+    from scheduler.db.engines import current_revision, head_revision
 
     app = _app(ctx)
     now, head = current_revision(app.engine), head_revision(app.config.database_url)
@@ -166,7 +166,7 @@ def current(ctx: click.Context) -> None:
 @click.pass_context
 def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> None:
     """Approve deliveries pending approval (delivery ids, id prefixes, or post ids)."""
-    from scheduler.editor import approve as approve_deliveries
+    from scheduler.delivery.editor import approve as approve_deliveries
 
     app = _app(ctx)
     _report_decisions(
@@ -183,7 +183,7 @@ def approve(ctx: click.Context, references: Sequence[str], by: str | None) -> No
 @click.pass_context
 def reject(ctx: click.Context, references: Sequence[str], reason: str, by: str | None) -> None:
     """Reject deliveries pending approval, with a reason."""
-    from scheduler.editor import reject as reject_deliveries
+    from scheduler.delivery.editor import reject as reject_deliveries
 
     app = _app(ctx)
     _report_decisions(
@@ -210,7 +210,7 @@ def list_command(
     as_json: bool,
 ) -> None:
     """List deliveries with their state, time, and who decided."""
-    from scheduler.editor import list_deliveries
+    from scheduler.delivery.editor import list_deliveries
 
     app = _app(ctx)
     zone = app.config.zone
@@ -242,7 +242,7 @@ def list_command(
 @click.pass_context
 def plan(ctx: click.Context, days: int, first: datetime | None) -> None:
     """What goes out when, per day and account; empty days and days under target flagged."""
-    from scheduler.plan import build_plan, render_plan
+    from scheduler.reports.plan import build_plan, render_plan
 
     app = _app(ctx)
     zone = app.config.zone
@@ -278,7 +278,7 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
     import tempfile
     from datetime import timedelta
 
-    from scheduler.calendar import calendar_ics
+    from scheduler.reports.calendar import calendar_ics
 
     app = _app(ctx)
     now = app.clock.now()
@@ -301,7 +301,7 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
 @click.pass_context
 def why(ctx: click.Context, reference: str) -> None:
     """Why a delivery is where it is: its account's rules and every decision about it."""
-    from scheduler.editor import explain
+    from scheduler.delivery.editor import explain
 
     app = _app(ctx)
     zone = app.config.zone
@@ -329,8 +329,8 @@ def why(ctx: click.Context, reference: str) -> None:
 @click.pass_context
 def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
     """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked."""
-    from scheduler.editor import move as move_delivery
-    from scheduler.timespec import TimeSpecError, parse_time
+    from scheduler.delivery.editor import move as move_delivery
+    from scheduler.intake.times import TimeSpecError, parse_time
 
     app = _app(ctx)
     zone = app.config.zone
@@ -354,7 +354,7 @@ def retry(ctx: click.Context, references: Sequence[str], by: str | None) -> None
 
     Check the platform first: relais sends it again without looking.
     """
-    from scheduler.editor import retry as retry_deliveries
+    from scheduler.delivery.editor import retry as retry_deliveries
 
     app = _app(ctx)
     _report_decisions(
@@ -373,7 +373,7 @@ def cancel(
     ctx: click.Context, references: Sequence[str], reason: str | None, by: str | None
 ) -> None:
     """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids)."""
-    from scheduler.editor import cancel as cancel_deliveries
+    from scheduler.delivery.editor import cancel as cancel_deliveries
 
     app = _app(ctx)
     _report_decisions(
@@ -388,7 +388,7 @@ def status(ctx: click.Context) -> None:
     from sqlalchemy.exc import DBAPIError
 
     from scheduler.clock import SystemClock
-    from scheduler.status import (
+    from scheduler.reports.status import (
         build_status,
         daemon_alive,
         reader_sessions,
@@ -422,8 +422,8 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def history(ctx: click.Context, reference: str) -> None:
     """Every state change and send attempt of one delivery, with times and errors."""
-    from scheduler.history import delivery_history, render_history
-    from scheduler.status import reader_sessions
+    from scheduler.reports.history import delivery_history, render_history
+    from scheduler.reports.status import reader_sessions
 
     config = _config(ctx)
     try:
@@ -470,7 +470,7 @@ def check_accounts(ctx: click.Context, names: Sequence[str]) -> None:
 @click.pass_context
 def resume(ctx: click.Context, account: str, by: str | None) -> None:
     """Unpause an account after its credentials were renewed; its held posts go back."""
-    from scheduler.editor import resume_account
+    from scheduler.delivery.editor import resume_account
 
     app = _app(ctx)
     if account not in app.connectors:
@@ -482,6 +482,6 @@ def resume(ctx: click.Context, account: str, by: str | None) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of post files (for editors' YAML plugins)."""
-    from scheduler.postmodel import post_file_json_schema
+    from scheduler.intake.post_schema import post_file_json_schema
 
     click.echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))

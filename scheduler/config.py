@@ -19,10 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
-from scheduler.http import HttpConfig
-from scheduler.links import LinksConfig, LinkTagger
-from scheduler.rules import AccountRules
-from scheduler.weekly import LocalTime, WeekdayName
+from scheduler.rules.house_rules import AccountRules
+from scheduler.rules.links import LinksConfig, LinkTagger
+from scheduler.rules.weekly import LocalTime, WeekdayName
 
 DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
 
@@ -80,6 +79,13 @@ class ApprovalRule(_Strict):
 
 class ApprovalConfig(_Strict):
     auto: tuple[ApprovalRule, ...] = ()
+
+
+class HttpConfig(_Strict):
+    """``http:`` in config.yaml; absent means no endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
 
 
 class DispatchConfig(_Strict):

@@ -1,13 +1,15 @@
 """Real databases for tests: a SQLite file, or a fresh PostgreSQL database per test.
 
-PostgreSQL tests read the server's URL from ``RELAIS_TEST_POSTGRES_URL`` (``.ci/run`` sets
-it). Without it they skip, except under ``CI=true``, where a missing server is a failure:
-CI must never pass by skipping them.
+PostgreSQL tests use the server named by ``RELAIS_TEST_POSTGRES_URL``, else the machine's own
+server at 127.0.0.1:5432 when it answers. Without one they skip, except under ``CI=true``,
+where a missing server is a failure: CI must never pass by skipping them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +21,28 @@ from sqlalchemy.engine import make_url
 POSTGRES_URL_ENV = "RELAIS_TEST_POSTGRES_URL"
 
 
+# The machine's own server: `make test` runs the PostgreSQL tests whenever it answers.
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@functools.cache
+def _default_server_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def postgres_server_url() -> str:
     url = os.environ.get(POSTGRES_URL_ENV)
     if url:
         return url
+    if _default_server_answers():
+        return DEFAULT_POSTGRES_URL
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{POSTGRES_URL_ENV} is not set: CI must run the PostgreSQL tests")
-    pytest.skip(f"set {POSTGRES_URL_ENV} to run the PostgreSQL tests")
+        pytest.fail(f"no PostgreSQL server at 127.0.0.1:5432 and {POSTGRES_URL_ENV} is not set")
+    pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432; set {POSTGRES_URL_ENV} to name one")
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from connectors.base import (
 from connectors.errors import PublishError
 from scheduler.app import App, build_app
 from scheduler.config import Config, load_config
-from scheduler.db import upgrade
+from scheduler.db.engines import upgrade
 
 START = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
@@ -131,8 +131,8 @@ def queue_delivery(
     """A scheduled delivery put straight into the queue (intake has its own tests)."""
     import uuid
 
-    from scheduler.models import Delivery, Post
-    from scheduler.queue import record_creation, transaction
+    from scheduler.db.models import Delivery, Post
+    from scheduler.delivery.transitions import record_creation, transaction
 
     now = app.clock.now()
     with transaction(app.sessions) as session:
@@ -166,8 +166,8 @@ def queue_delivery(
 
 
 def delivery_state(app: App, delivery_id: str) -> Any:
-    from scheduler.models import Delivery
-    from scheduler.queue import transaction
+    from scheduler.db.models import Delivery
+    from scheduler.delivery.transitions import transaction
 
     with transaction(app.sessions) as session:
         delivery = session.get(Delivery, delivery_id)

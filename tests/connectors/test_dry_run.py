@@ -14,6 +14,7 @@ from connectors.base import AccountSettings, MediaItem, Outgoing, Published
 from connectors.dry_run import DryRunConnector
 from connectors.errors import Ambiguous, Permanent, PublishError, Retryable
 from connectors.localfs import translate_os_error
+from connectors.registry import build_connector
 
 SENT_AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 DUE_AT = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -31,7 +32,7 @@ def make_connector(tmp_path: Path, **options: Any) -> DryRunConnector:
         base_dir=tmp_path,
         options={"log": "out/sent.jsonl", **options},
     )
-    return DryRunConnector(settings, FixedClock())
+    return build_connector(settings, FixedClock())
 
 
 def make_outgoing(delivery_id: str = "d-1", **changes: Any) -> Outgoing:
@@ -173,7 +174,7 @@ def test_bad_options_raise_a_value_error_naming_the_account(
     settings = AccountSettings(name="demo", kind="dry_run", base_dir=tmp_path, options=options)
 
     with pytest.raises(ValueError, match="account 'demo'"):
-        DryRunConnector(settings, FixedClock())
+        build_connector(settings, FixedClock())
 
 
 def test_an_absolute_log_path_is_used_as_given(tmp_path: Path) -> None:
@@ -242,7 +243,7 @@ def test_a_dry_run_account_renders_and_checks_like_the_platform_it_stands_for(
         base_dir=tmp_path,
         options={"log": "out/twitter.jsonl", "like": "x", "like_options": {"auth": "oauth2"}},
     )
-    connector = DryRunConnector(settings, FixedClock())
+    connector = build_connector(settings, FixedClock())
     post = dataclasses.replace(
         make_outgoing(), text="Bonjour", link="https://www.example.org/" + "a" * 100, tags=()
     )
@@ -261,4 +262,4 @@ def test_a_dry_run_account_cannot_stand_for_an_unknown_platform(tmp_path: Path) 
         name="x", kind="dry_run", base_dir=tmp_path, options={"log": "l", "like": "myspace"}
     )
     with pytest.raises(ValueError, match="myspace"):
-        DryRunConnector(settings, FixedClock())
+        build_connector(settings, FixedClock())

@@ -1,0 +1,1 @@
+"""The queue database: engines, tables and migrations."""

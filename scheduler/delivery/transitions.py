@@ -1,0 +1,133 @@
+"""State changes of deliveries: one committed transaction and one log line each.
+
+Every change goes through :func:`change_state`, which checks the transition against the
+state machine, bumps the row's version (the fence: ``version_id_col`` makes a concurrent
+writer's stale update fail), records a ``delivery_event`` row, and queues the log line
+that is written only once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.db.models import Delivery, DeliveryEvent
+from scheduler.delivery.states import State, check_transition
+from scheduler.logs import fields
+
+log = logging.getLogger("relais.state")
+
+_PENDING = "relais_pending_log_lines"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LogLine:
+    level: int
+    message: str
+    fields: dict[str, Any]
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose state-change log lines appear after, and only after, commit."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @event.listens_for(sessions, "after_commit")
+    def _emit(session: Session) -> None:
+        for line in session.info.pop(_PENDING, []):
+            log.log(line.level, line.message, extra={"fields": line.fields})
+
+    @event.listens_for(sessions, "after_rollback")
+    def _discard(session: Session) -> None:
+        session.info.pop(_PENDING, None)
+
+    return sessions
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back if it raises."""
+    with sessions() as session, session.begin():
+        yield session
+
+
+def change_state(
+    session: Session,
+    delivery: Delivery,
+    to: State,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    level: int = logging.INFO,
+    **extra: Any,
+) -> None:
+    current = State(delivery.state)
+    check_transition(delivery.id, current, to)
+    delivery.state = to
+    delivery.updated_at = now
+    session.add(
+        DeliveryEvent(
+            delivery=delivery,
+            at=now,
+            from_state=current,
+            to_state=to,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    _queue_log_line(
+        session,
+        level,
+        f"delivery {current} -> {to}",
+        event="state_change",
+        from_state=str(current),
+        to_state=str(to),
+        actor=actor,
+        reason=reason,
+        post_id=delivery.post_id,
+        delivery_id=delivery.id,
+        account=delivery.account,
+        **extra,
+    )
+
+
+def record_creation(
+    session: Session, delivery: Delivery, *, actor: str, now: datetime, reason: str | None = None
+) -> None:
+    """A new delivery's first state is an event too (``from_state`` empty)."""
+    session.add(
+        DeliveryEvent(
+            delivery=delivery,
+            at=now,
+            from_state=None,
+            to_state=delivery.state,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    _queue_log_line(
+        session,
+        logging.INFO,
+        f"delivery created as {delivery.state}",
+        event="state_change",
+        from_state=None,
+        to_state=delivery.state,
+        actor=actor,
+        reason=reason,
+        post_id=delivery.post_id,
+        delivery_id=delivery.id,
+        account=delivery.account,
+    )
+
+
+def _queue_log_line(session: Session, level: int, message: str, **values: Any) -> None:
+    session.info.setdefault(_PENDING, []).append(
+        _LogLine(level=level, message=message, fields=fields(**values)["fields"])
+    )

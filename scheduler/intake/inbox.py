@@ -1,0 +1,224 @@
+"""The inbox: find complete post files, queue them, and move each one out of the way.
+
+The periodic full scan is the truth; file events only make a scan come sooner. A file is
+taken only once it is complete (not modified for ``settle``), editors' temporary files and
+dotfiles are ignored, and a file is never lost: a good one goes to ``processed/``, a bad
+one to ``rejected/`` beside a ``.error`` file that says what to fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeAlias
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import Connector
+from scheduler.clock import Clock
+from scheduler.config import Config
+from scheduler.delivery.transitions import transaction
+from scheduler.intake.check import validate_post_file
+from scheduler.intake.ingest import IngestResult, Outcome, ingest_post
+from scheduler.intake.media_store import MediaStore
+from scheduler.intake.post_file import FileProblem, PostFileInvalid
+from scheduler.logs import fields
+from scheduler.rules.placement import Placement
+from scheduler.rules.series import SeriesCalendar
+
+log = logging.getLogger(__name__)
+
+Progress: TypeAlias = Callable[[list[Path]], Iterable[Path]]
+POST_SUFFIXES = frozenset({".yaml", ".yml"})
+_TEMPORARY_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".kate-swp")
+
+
+@dataclass(kw_only=True)
+class IntakeReport:
+    queued: list[tuple[Path, IngestResult]] = field(default_factory=list)
+    rejected: list[tuple[Path, str]] = field(default_factory=list)
+    waiting: list[Path] = field(default_factory=list)
+
+
+def is_post_file_name(name: str) -> bool:
+    """Dotfiles, editor backups and partial downloads are not post files (yet)."""
+    if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
+        return False
+    if name.endswith(_TEMPORARY_SUFFIXES):
+        return False
+    return Path(name).suffix.lower() in POST_SUFFIXES
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        connectors: Mapping[str, Connector],
+        store: MediaStore,
+        placement: Placement,
+        series: SeriesCalendar,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.clock = clock
+        self.connectors = connectors
+        self.store = store
+        self.placement = placement
+        self.series = series
+        # File modification times are wall-clock times, whatever clock schedules run on.
+        self.wall_time = wall_time
+
+    def candidates(self) -> list[Path]:
+        inbox = self.config.inbox_dir
+        skip = {self.config.processed_dir.resolve(), self.config.rejected_dir.resolve()}
+        found: list[Path] = []
+        for folder, subfolders, files in os.walk(inbox):
+            here = Path(folder)
+            subfolders[:] = sorted(
+                name
+                for name in subfolders
+                if not name.startswith(".") and (here / name).resolve() not in skip
+            )
+            found.extend(here / name for name in sorted(files) if is_post_file_name(name))
+        return found
+
+    def is_complete(self, path: Path) -> bool:
+        try:
+            status = path.lstat()
+        except FileNotFoundError:
+            return False
+        return self.wall_time() - status.st_mtime >= self.config.intake.settle.total_seconds()
+
+    def scan(self, *, progress: Progress | None = None) -> IntakeReport:
+        """Take every complete post file; ``progress`` wraps the files (a bar at a terminal)."""
+        report = IntakeReport()
+        candidates = self.candidates()
+        if candidates and self.config.series:
+            self.series.materialise()  # an episode takes an occurrence that must exist
+        for path in progress(candidates) if progress else candidates:
+            if not self.is_complete(path):
+                report.waiting.append(path)
+                continue
+            try:
+                self.take(path, report)
+            except Exception as error:
+                # A bug must not stop the scan, nor leave the file to crash every later one.
+                log.exception("post file could not be taken", extra=fields(file=str(path)))
+                self._quarantine(path, error, report)
+        if report.queued:
+            self.placement.place_approved()
+        if report.waiting:
+            log.debug("files not complete yet", extra=fields(count=len(report.waiting)))
+        return report
+
+    def take(self, path: Path, report: IntakeReport) -> None:
+        relative = path.relative_to(self.config.inbox_dir)
+        now = self.clock.now()
+        inbox = Path(os.path.realpath(self.config.inbox_dir))
+        if not Path(os.path.realpath(path)).is_relative_to(inbox):
+            # Never read what a link points at outside the inbox (e.g. /etc/passwd).
+            message = "is a link to a file outside the inbox; drop the file itself"
+            self._reject(
+                path, relative, [FileProblem(path=relative, line=None, message=message)], now
+            )
+            report.rejected.append((path, message))
+            return
+        try:
+            post_file = validate_post_file(
+                path, config=self.config, connectors=self.connectors, now=now
+            )
+        except PostFileInvalid as invalid:
+            self._reject(path, relative, invalid.problems, now)
+            report.rejected.append((path, "; ".join(p.message for p in invalid.problems)))
+            return
+        try:
+            with transaction(self.sessions) as session:
+                result = ingest_post(
+                    session,
+                    post_file,
+                    config=self.config,
+                    store=self.store,
+                    now=now,
+                    series=self.series,
+                )
+        except IntegrityError:
+            # Several daemons share the inbox: another one queued this post first. The
+            # next scan sees the same content and moves the file as unchanged.
+            log.info("post file taken by another daemon", extra=fields(file=str(relative)))
+            return
+        if not path.exists():
+            return  # another daemon moved it after queueing the same content
+        if result.outcome == Outcome.REFUSED:
+            problem = FileProblem(path=relative, line=None, message=result.message)
+            self._reject(path, relative, [problem], now)
+            report.rejected.append((path, result.message))
+            return
+        moved = _move(path, self.config.processed_dir / relative, now)
+        log.info(
+            "post file %s: %s",
+            result.outcome,
+            result.message,
+            extra=fields(post_id=result.post_id, file=str(relative), moved_to=str(moved)),
+        )
+        report.queued.append((path, result))
+
+    def _quarantine(self, path: Path, error: Exception, report: IntakeReport) -> None:
+        relative = path.relative_to(self.config.inbox_dir)
+        message = (
+            f"relais failed on this file ({type(error).__name__}); nothing was queued. "
+            "Tell the operator: the details are in the daemon's log"
+        )
+        try:
+            problem = FileProblem(path=relative, line=None, message=message)
+            self._reject(path, relative, [problem], self.clock.now())
+        except OSError:
+            log.exception("could not move the file to rejected/", extra=fields(file=str(path)))
+        report.rejected.append((path, message))
+
+    def _reject(
+        self, path: Path, relative: Path, problems: list[FileProblem], now: datetime
+    ) -> None:
+        moved = _move(path, self.config.rejected_dir / relative, now)
+        lines = [
+            f"{relative} was not queued. Fix what is listed below and drop the file into "
+            "the inbox again (`relais check FILE` shows the same list).",
+            "",
+        ]
+        for problem in problems:
+            where = f"{relative}:{problem.line}" if problem.line else str(relative)
+            lines.append(f"{where}: {problem.message}")
+        error_file = moved.with_name(moved.name + ".error")
+        error_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        log.warning(
+            "post file rejected: %s",
+            "; ".join(problem.message for problem in problems),
+            extra=fields(file=str(relative), moved_to=str(moved), error_file=str(error_file)),
+        )
+
+
+def _move(source: Path, target: Path, now: datetime) -> Path:
+    """Move without overwriting: an earlier file of the same name keeps its place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.with_name(target.name + ".error").exists():
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        target = target.with_name(f"{target.stem}.{stamp}{target.suffix}")
+        counter = 1
+        while target.exists():
+            target = target.with_name(f"{target.stem}-{counter}{target.suffix}")
+            counter += 1
+    # Another daemon sharing the inbox may have moved it first; the post is queued once.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.move(source, target)
+    return target

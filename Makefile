@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lint typecheck unit install lock clean
+.PHONY: run test check lint typecheck unit install lock clean messages
 
 install: $(STAMP)
 
@@ -43,3 +43,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) queue.db queue.db-wal queue.db-shm queue.db.lock processed rejected state out public
+
+# Merge new messages of the code and templates into the French and English catalogues.
+messages: $(STAMP)
+	$(BIN)/python -m scheduler.i18n.extract

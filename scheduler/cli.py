@@ -485,3 +485,12 @@ def schema() -> None:
     from scheduler.intake.post_schema import post_file_json_schema
 
     click.echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))
+
+
+def _register_groups() -> None:
+    from scheduler.people.cli import users
+
+    main.add_command(users)
+
+
+_register_groups()

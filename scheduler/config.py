@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -88,6 +88,22 @@ class HttpConfig(_Strict):
     port: int = Field(ge=1, le=65535)
 
 
+class WebConfig(_Strict):
+    """``web:`` in config.yaml: where ``relais web`` serves the editorial desk."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # The address people reach the desk at (links in messages and calendar feeds).
+    public_url: str | None = None
+    # Sessions last this long without a new login.
+    session_max_age: Duration = timedelta(hours=12)
+    # Cookies only over HTTPS; turn off only for a desk reached on 127.0.0.1 itself.
+    secure_cookies: bool = True
+    # Single sign-on: the user name from this header, set by a trusted reverse proxy.
+    trusted_user_header: str | None = None
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+
 class DispatchConfig(_Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     backoff_base: Duration = timedelta(seconds=30)
@@ -106,6 +122,8 @@ class IntakeConfig(_Strict):
 
 class Config(_Strict):
     timezone: str
+    # What contributors and editors read: the desk, `relais check`, the .error files.
+    language: Literal["fr", "en"] = "fr"
     database: str = "sqlite:///queue.db"
     inbox: Path = Path("inbox")
     processed: Path = Path("processed")
@@ -123,6 +141,8 @@ class Config(_Strict):
     intake: IntakeConfig = IntakeConfig()
     # The metrics/health/calendar endpoint on 127.0.0.1; off unless given.
     http: HttpConfig | None = None
+    # The editorial desk (`relais web`); its defaults apply when absent.
+    web: WebConfig = WebConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")

@@ -186,3 +186,31 @@ class AccountState(Base):
     paused_at: Mapped[datetime | None]
     rate_limited_until: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
+
+
+class PersonRow(Base):
+    """A person of the network: who logs in to the desk and who is told (scheduler.people).
+
+    ``notify_url`` is an Apprise URL (``mailto://``, ``msteams://``, ``ntfy://``...). A
+    token or password never goes in it: write a ``{NAME}`` placeholder instead, filled
+    from the secrets (environment or credentials directory) when a message is sent.
+    """
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # contributor | editor | admin
+    role: Mapped[str] = mapped_column(String(20))
+    # Library keys of config.yaml; empty means every library (editors and admins).
+    libraries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
+    notify_url: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(5))
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Argon2id (argon2-cffi); None: this person cannot log in (told only).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the calendar feed's secret token; None: no feed (or revoked).
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -85,6 +85,7 @@ def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
     from scheduler.db.engines import SchemaOutOfDate
     from scheduler.service.daemon import Daemon
+    from scheduler.service.queue_health import QueueUnwritable
 
     configure_logging()
     try:
@@ -96,7 +97,7 @@ def run(ctx: click.Context, once: bool) -> None:
             daemon.run_once()
         else:
             sys.exit(daemon.run_forever())
-    except (SchemaOutOfDate, AlreadyRunning) as error:
+    except (SchemaOutOfDate, AlreadyRunning, QueueUnwritable) as error:
         raise NeedsAPerson(str(error)) from None
 
 
@@ -395,6 +396,7 @@ def status(ctx: click.Context) -> None:
         render_status,
         status_exit_code,
     )
+    from scheduler.service.queue_health import MARKER_NAME, read_marker
 
     config = _config(ctx)
     try:
@@ -405,6 +407,7 @@ def status(ctx: click.Context) -> None:
             accounts=sorted(config.accounts),
             series=config.series,
             daemon_alive=daemon_alive(config.database_url),
+            queue_fault=read_marker(config.path(config.state_dir) / MARKER_NAME),
         )
     except DBAPIError as error:
         click.echo(

@@ -214,3 +214,16 @@ class PersonRow(Base):
     # SHA-256 of the calendar feed's secret token; None: no feed (or revoked).
     feed_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class DaemonHeartbeat(Base):
+    """One row per running daemon, written each health cycle: liveness readers can see on
+    PostgreSQL (no lock file there), and the probe that tells the queue can be written."""
+
+    __tablename__ = "daemon_heartbeat"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]

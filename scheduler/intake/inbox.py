@@ -33,6 +33,7 @@ from scheduler.intake.post_file import FileProblem, PostFileInvalid
 from scheduler.logs import fields
 from scheduler.rules.placement import Placement
 from scheduler.rules.series import SeriesCalendar
+from scheduler.service.queue_health import QueueUnwritable, describe_error, is_queue_fault
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,13 @@ class Intake:
             try:
                 self.take(path, report)
             except Exception as error:
+                if is_queue_fault(error):
+                    # The machine, not the file: the file stays where it is for the scan
+                    # after the fault, and the files after it would only fail the same way.
+                    raise QueueUnwritable(
+                        f"cannot write the queue ({describe_error(error)}); {path} and the "
+                        "files after it stay in the inbox until it works again"
+                    ) from error
                 # A bug must not stop the scan, nor leave the file to crash every later one.
                 log.exception("post file could not be taken", extra=fields(file=str(path)))
                 self._quarantine(path, error, report)

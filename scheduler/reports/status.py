@@ -35,7 +35,9 @@ from scheduler.db.engines import make_engine
 from scheduler.db.models import AccountState, Delivery, DeliveryEvent, Post, SeriesOccurrence
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
+from scheduler.service.heartbeat import LiveDaemon, live_daemons
 from scheduler.service.instance_lock import sqlite_path
+from scheduler.service.queue_health import QueueFault
 
 # Dispatch wakes at the due time; a delivery due a moment ago is normally being sent.
 OVERDUE_AFTER = timedelta(minutes=2)
@@ -104,7 +106,7 @@ class Attention:
 class Status:
     now: datetime
     zone: ZoneInfo
-    daemon_alive: bool | None  # None: cannot be told (PostgreSQL)
+    daemon_alive: bool | None  # None: cannot be told
     counts: tuple[StateCount, ...]
     overdue: Listing
     oldest_overdue_due: datetime | None
@@ -115,6 +117,8 @@ class Status:
     next_due: tuple[DeliveryLine, ...]
     accounts: tuple[AccountLine, ...]
     open_occurrences: tuple[OpenOccurrence, ...]
+    daemons: tuple[LiveDaemon, ...] = ()  # by their heartbeat rows (PostgreSQL)
+    queue_fault: QueueFault | None = None
 
     @property
     def oldest_overdue_age(self) -> timedelta | None:
@@ -130,6 +134,12 @@ class Status:
 
         if self.daemon_alive is False:
             add(Level.CRITICAL, "the daemon is not running: start it (systemctl start relais)")
+        if self.queue_fault is not None and self.daemon_alive is not False:
+            add(
+                Level.CRITICAL,
+                f"{self.queue_fault.describe()}: free disk space or end what holds the "
+                "database; post files wait in the inbox meanwhile",
+            )
         if self.overdue.count:
             age = self.oldest_overdue_age or timedelta(0)
             add(Level.CRITICAL, f"{self.overdue.count} overdue, the oldest by {_span(age)}")
@@ -221,7 +231,9 @@ def build_status(
     accounts: Sequence[str],
     series: Mapping[str, SeriesConfig],
     daemon_alive: bool | None,
+    queue_fault: QueueFault | None = None,
 ) -> Status:
+    """``daemon_alive`` None (PostgreSQL): told by the daemons' heartbeat rows."""
     now = clock.now()
     cutoff = now - OVERDUE_AFTER
     overdue_where = (Delivery.state.in_(WAITING), Delivery.due_at < cutoff)
@@ -254,10 +266,13 @@ def build_status(
 
         failed_count = session.scalar(select(func.count()).where(*failed_where)) or 0
         failed = _lines(session, State.FAILED, failed_where[1], order=Delivery.updated_at.desc())
+        daemons = live_daemons(session, now=now) if daemon_alive is None else ()
         status = Status(
             now=now,
             zone=zone,
-            daemon_alive=daemon_alive,
+            daemon_alive=bool(daemons) if daemon_alive is None else daemon_alive,
+            daemons=daemons,
+            queue_fault=queue_fault,
             counts=counts,
             overdue=Listing(count=overdue_count, shown=tuple(overdue)),
             oldest_overdue_due=oldest,
@@ -385,9 +400,14 @@ def _span(age: timedelta) -> str:
 def render_status(status: Status, zone: ZoneInfo) -> str:
     """The status as plain text for a terminal; local times in ``zone``."""
     out: list[str] = [f"relais status at {_local(status.now, zone)} {zone.key}", ""]
-    alive = {True: "running", False: "NOT RUNNING", None: "unknown (several daemons may share "
-             "a PostgreSQL queue: ask each machine's `systemctl status relais`)"}  # fmt: skip
+    alive = {True: "running", False: "NOT RUNNING", None: "unknown"}
     out.append(f"daemon: {alive[status.daemon_alive]}")
+    out.extend(
+        f"  {daemon.host} pid {daemon.pid}, last heartbeat {_local(daemon.beat_at, zone)}"
+        for daemon in status.daemons
+    )
+    if status.queue_fault is not None:
+        out.append(f"queue: {status.queue_fault.describe()}")
     attention = status.attention
     if attention:
         out.append("needs a person:")

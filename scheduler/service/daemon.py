@@ -24,8 +24,16 @@ from scheduler.db.engines import require_head
 from scheduler.logs import fields
 from scheduler.progress import with_progress
 from scheduler.reports.status import reader_sessions
+from scheduler.service.heartbeat import BEAT_EVERY, beat, forget
 from scheduler.service.http_endpoint import HttpEndpoint, make_http_app, serve_http
 from scheduler.service.instance_lock import InstanceLock, sqlite_path
+from scheduler.service.queue_health import (
+    MARKER_NAME,
+    DatabaseFileGone,
+    DatabaseFileIdentity,
+    QueueHealth,
+    is_queue_fault,
+)
 from scheduler.service.systemd_notify import SystemdNotifier, status_line
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,14 @@ class Daemon:
         self._wake_lock = threading.Lock()
         self._lock: InstanceLock | None = None
         self._http: HttpEndpoint | None = None
+        config = app.config
+        self.health = QueueHealth(
+            clock=app.clock, marker=config.path(config.state_dir) / MARKER_NAME
+        )
+        self._database_file: DatabaseFileIdentity | None = None
+        self._stop = threading.Event()
+        self._exit_code = 0
+        self._started_at = app.clock.now()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -70,6 +86,8 @@ class Daemon:
         if path is not None:
             self._lock = InstanceLock(path.with_name(path.name + ".lock"))
             self._lock.acquire()
+            self._database_file = DatabaseFileIdentity(path)
+        self.health.prepare()
         self.dispatcher.reap()
 
     def run_once(self) -> None:
@@ -85,7 +103,7 @@ class Daemon:
 
     def run_forever(self) -> int:
         self.prepare()
-        stop = threading.Event()
+        stop = self._stop
 
         def on_signal(number: int, _frame: FrameType | None) -> None:
             log.info("stopping on %s", signal.Signals(number).name)
@@ -110,17 +128,17 @@ class Daemon:
             )
         observer = self._watch_inbox()
         self._serve_http()
-        if self.notifier.enabled:
-            # Twice per watchdog period, so one slow database answer does not trip it.
-            interval = self.notifier.watchdog_interval()
-            period = interval / 2 if interval else timedelta(minutes=1)
-            self.scheduler.add_job(
-                self._health_job,
-                "interval",
-                seconds=period.total_seconds(),
-                next_run_time=now,
-                id=HEALTH_JOB,
-            )
+        # The heartbeat (and queue probe) runs always; with a watchdog, twice per period so
+        # that one slow database answer does not trip it.
+        interval = self.notifier.watchdog_interval() if self.notifier.enabled else None
+        period = min(interval / 2, BEAT_EVERY) if interval else BEAT_EVERY
+        self.scheduler.add_job(
+            self._health_job,
+            "interval",
+            seconds=period.total_seconds(),
+            next_run_time=now,
+            id=HEALTH_JOB,
+        )
         self.scheduler.start()
         log.info(
             "relais started",
@@ -150,7 +168,13 @@ class Daemon:
         finisher.start()
         deadline = self.app.config.dispatch.shutdown_deadline.total_seconds()
         finisher.join(timeout=deadline)
-        self.dispatcher.release_claims()
+        try:
+            self.dispatcher.release_claims()
+            forget(self.app.sessions, self.app.owner)
+        except Exception as error:
+            if not is_queue_fault(error):
+                raise
+            log.warning("claims not released at stop (%s): the reaper frees them", error)
         if finisher.is_alive():
             log.warning(
                 "a send was still in flight after %ss; leaving it: it will be reconciled "
@@ -159,10 +183,10 @@ class Daemon:
             )
             self._release()
             logging.shutdown()
-            os._exit(0)
+            os._exit(self._exit_code)
         self._release()
         log.info("relais stopped")
-        return 0
+        return self._exit_code
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -171,12 +195,33 @@ class Daemon:
 
     # -- jobs ------------------------------------------------------------------------
 
+    def _database_file_unchanged(self) -> bool:
+        """False, and the daemon stopping, when queue.db was replaced or removed."""
+        if self._database_file is None:
+            return True
+        try:
+            self._database_file.check()
+        except DatabaseFileGone as gone:
+            log.critical("%s", gone)
+            self._exit_code = 1
+            self.app.stopping.set()
+            self._stop.set()
+            return False
+        return True
+
     def _intake_job(self) -> None:
+        if not self._database_file_unchanged():
+            return
         try:
             report = self.intake.scan()
-        except Exception:
-            log.exception("inbox scan failed; it will run again at the next scan")
+        except Exception as error:
+            if is_queue_fault(error):
+                self.health.failed(error, doing="inbox scan")
+            else:
+                log.exception("inbox scan failed; it will run again at the next scan")
             return
+        if report.queued:
+            self.health.succeeded()
         if report.queued or report.rejected:
             log.info(
                 "inbox scanned",
@@ -194,7 +239,25 @@ class Daemon:
             log.exception("series upkeep failed; it runs again in ten minutes")
 
     def _health_job(self) -> None:
-        """A database round trip earns the watchdog ping; its answer is the STATUS line."""
+        """The heartbeat row probes writes; a database read earns the watchdog ping, and
+        its answer is the STATUS line."""
+        if not self._database_file_unchanged():
+            return
+        try:
+            beat(
+                self.app.sessions,
+                self.app.owner,
+                now=self.app.clock.now(),
+                started_at=self._started_at,
+            )
+        except Exception as error:
+            if not is_queue_fault(error):
+                raise
+            self.health.failed(error, doing="heartbeat")
+        else:
+            self.health.succeeded()
+        if not self.notifier.enabled:
+            return
         try:
             line = status_line(self.app.sessions, self.app.clock, self.app.config.zone)
         except Exception:
@@ -207,10 +270,15 @@ class Daemon:
         self.notifier.watchdog()
 
     def _dispatch_job(self) -> None:
+        if not self._database_file_unchanged():
+            return
         try:
             self._dispatch_pass()
-        except Exception:
-            log.exception("dispatch pass failed; retrying in a minute")
+        except Exception as error:
+            if is_queue_fault(error):
+                self.health.failed(error, doing="dispatch")
+            else:
+                log.exception("dispatch pass failed; retrying in a minute")
             self._wake_at(datetime.now(UTC) + timedelta(minutes=1))
             return
         self._schedule_dispatch()
@@ -264,6 +332,7 @@ class Daemon:
             zone=config.zone,
             accounts=sorted(config.accounts),
             series=config.series,
+            queue_fault=lambda: self.health.fault,
         )
         # A port already taken stops the start here, before READY: the unit restarts it.
         self._http = serve_http(endpoint, settings.host, settings.port)

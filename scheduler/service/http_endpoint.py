@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from socketserver import ThreadingMixIn
 from typing import Any, NamedTuple
@@ -36,6 +36,7 @@ from scheduler.db.models import AccountState, Attempt, Delivery
 from scheduler.delivery.transitions import transaction
 from scheduler.reports.calendar import calendar_ics
 from scheduler.reports.status import build_status
+from scheduler.service.queue_health import QueueFault
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,12 @@ def make_http_app(
     zone: ZoneInfo,
     accounts: Sequence[str],
     series: Mapping[str, SeriesConfig],
+    queue_fault: Callable[[], QueueFault | None] = lambda: None,
 ) -> WSGIApplication:
     """The endpoint as a WSGI application (served by :func:`serve_http`, or by a test).
+
+    ``queue_fault`` is the daemon's current write fault: reads may work while writes fail
+    (a full disk, a held lock), so ``/healthz`` asks the daemon as well as the database.
 
     Give it :func:`scheduler.reports.status.reader_sessions`, so a scrape never holds the daemon's
     writes back.
@@ -164,6 +169,9 @@ def make_http_app(
         return "200 OK", CONTENT_TYPE_LATEST, generate_latest(registry)
 
     def healthz() -> tuple[str, str, bytes]:
+        fault = queue_fault()
+        if fault is not None:
+            return "503 Service Unavailable", _TEXT, f"critical: {fault.describe()}\n".encode()
         try:
             with transaction(sessions) as session:
                 # A table, not `SELECT 1`: on SQLite that would not even open the file.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from scheduler.reports.status import (
     render_status,
 )
 from scheduler.reports.status import status_exit_code as exit_code
+from scheduler.service.heartbeat import ALIVE_WITHIN, beat, forget
 from scheduler.service.instance_lock import InstanceLock
 from tests.support import FakeClock, ScriptedConnector, make_app, queue_delivery
 
@@ -275,12 +277,23 @@ def test_a_running_daemon_is_seen_through_its_lock(tmp_path: Path, clock: FakeCl
     assert daemon_alive(app.config.database_url) is False
 
 
-def test_liveness_on_postgresql_is_unknown_not_a_problem(tmp_path: Path, clock: FakeClock) -> None:
+def test_liveness_on_postgresql_is_told_by_the_heartbeat_rows(
+    any_app: App, clock: FakeClock
+) -> None:
     assert daemon_alive("postgresql+psycopg://relais@db.example.org/relais") is None
-    app = make_app(tmp_path, clock)
+    app = any_app
     status = status_of(app, alive=None)
-    assert "daemon: unknown" in render_status(status, app.config.zone)
+    assert "daemon: NOT RUNNING" in render_status(status, app.config.zone)
+    assert exit_code(status) == 2
+    beat(app.sessions, "one", now=clock.now(), started_at=clock.now())
+    beat(app.sessions, "two", now=clock.now() - ALIVE_WITHIN * 2, started_at=clock.now())
+    status = status_of(app, alive=None)
+    assert status.daemon_alive is True and [d.owner for d in status.daemons] == ["one"]
+    assert f"pid {os.getpid()}, last heartbeat" in render_status(status, app.config.zone)
     assert exit_code(status) == 0
+    clock.advance(seconds=ALIVE_WITHIN.total_seconds() + 1)
+    assert status_of(app, alive=None).daemon_alive is False
+    forget(app.sessions, "one")
 
 
 def test_a_report_neither_waits_for_the_daemons_writes_nor_sees_them_half_done(

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,6 @@ import requests
 from flickrapi import FlickrAPI
 from flickrapi.auth import FlickrAccessToken
 from flickrapi.exceptions import FlickrError, IllegalArgumentException
-from urllib3.exceptions import ProtocolError
 
 from connectors.credentials import Secret
 from connectors.errors import (
@@ -41,10 +38,10 @@ from connectors.errors import (
     AuthExpired,
     Permanent,
     PublishError,
-    RateLimited,
     Retryable,
 )
-from scheduler.clock import Clock, ensure_utc
+from connectors.http import lost_answer, refusal
+from scheduler.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -167,18 +164,10 @@ class FlickrClient:
             return self._http_failure(error, where, creating=creating)
         if isinstance(error, IllegalArgumentException):
             return Permanent(f"{where}: {error}")  # refused by flickrapi before sending
-        if isinstance(error, requests.exceptions.ConnectTimeout):
-            return Retryable(f"{where}: could not connect in time; nothing was sent")
-        if isinstance(error, requests.exceptions.ConnectionError) and not _broke_after_sending(
-            error
-        ):
-            return Retryable(f"{where}: could not connect ({type(error).__name__})")
-        if isinstance(error, requests.exceptions.RequestException | ET.ParseError | ValueError):
-            # Sent, but the answer was lost or unreadable: the photo may exist now.
-            detail = f"{where}: the answer was lost ({type(error).__name__})"
-            return Ambiguous(detail) if creating else Retryable(detail)
-        detail = f"{where} failed unexpectedly ({type(error).__name__})"
-        return Ambiguous(detail) if creating else Retryable(detail)
+        # Sent or not, the answer was lost or unreadable (a RequestException, a garbled
+        # XML or JSON answer, anything unexpected): the photo may exist when it may have
+        # reached Flickr.
+        return lost_answer(error, where=where, creating=creating)
 
     def _stat_fail(self, code: int, message: str, where: str) -> PublishError:
         text = f"{where}: {message} (code {code})"
@@ -196,26 +185,26 @@ class FlickrClient:
         if response is None or response.status_code == 200:
             return Permanent(f"{where}: {error}")
         status = response.status_code
-        if status == 429:
-            until = self.clock.now() + _retry_after(response, self.clock)
-            return RateLimited(
-                f"{where}: Flickr says too many requests (HTTP 429); waiting until "
-                f"{until.isoformat()}",
-                until=ensure_utc(until),
-                http_status=status,
-            )
-        if status >= 500:
-            text = f"{where}: Flickr answered HTTP {status}"
-            if creating:
-                return Ambiguous(text, http_status=status)
-            return Retryable(text, http_status=status)
-        if status in (401, 403):
-            return AuthExpired(
-                f"{where}: Flickr refused the credentials (HTTP {status}); authorise relais "
-                "again, see the README, section Flickr",
-                http_status=status,
-            )
-        return Permanent(f"{where}: Flickr answered HTTP {status}", http_status=status)
+        words = f"Flickr answered HTTP {status}"
+        if status == 403:  # Flickr's answer to a signature or token it does not accept
+            return AuthExpired(self._auth_message(where, words), http_status=status)
+        return refusal(
+            status,
+            words=words,
+            headers=response.headers,
+            where=where,
+            creating=creating,
+            now=self.clock.now(),
+            rate_limit_wait=DEFAULT_RATE_LIMIT_WAIT,
+            auth_message=lambda said: self._auth_message(where, said),
+        )
+
+    @staticmethod
+    def _auth_message(where: str, said: str) -> str:
+        return (
+            f"{where}: Flickr refused the credentials ({said}); authorise relais again, "
+            "see the README, section Flickr"
+        )
 
 
 def _flickr_message(error: FlickrError) -> str:
@@ -223,24 +212,3 @@ def _flickr_message(error: FlickrError) -> str:
     text = str(error)
     prefix = f"Error: {error.code}: "
     return text[len(prefix) :] if text.startswith(prefix) else text
-
-
-def _broke_after_sending(error: requests.exceptions.ConnectionError) -> bool:
-    """urllib3 reports a connection reset or aborted mid-request as a ProtocolError;
-    refused or unreachable connections (nothing sent) come as other errors."""
-    reason = error.args[0] if error.args else None
-    return isinstance(reason, ProtocolError) or isinstance(error.__context__, ProtocolError)
-
-
-def _retry_after(response: requests.Response, clock: Clock) -> timedelta:
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return timedelta(seconds=max(int(value), 1))
-    if value:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return DEFAULT_RATE_LIMIT_WAIT
-        if moment.tzinfo is not None:
-            return max(moment - clock.now(), timedelta(seconds=1))
-    return DEFAULT_RATE_LIMIT_WAIT

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from urllib3.exceptions import ProtocolError
 
 from connectors.credentials import Secret
 from connectors.errors import (
@@ -33,6 +32,7 @@ from connectors.errors import (
     RateLimited,
     Retryable,
 )
+from connectors.http import may_have_reached, refusal
 
 log = logging.getLogger(__name__)
 
@@ -144,21 +144,12 @@ class GraphClient:
         headers = {"Authorization": f"OAuth {self._token.reveal()}"}
         try:
             response = self.session.request(method, url, headers=headers, timeout=timeout, **kwargs)
-        except requests.ConnectTimeout as error:
-            raise GraphTransportError(f"could not connect to {url}", maybe_sent=False) from error
-        except requests.ReadTimeout as error:
-            raise GraphTransportError(
-                f"no answer from {url} within {timeout:g} s", maybe_sent=True
-            ) from error
-        except requests.ConnectionError as error:
-            # urllib3 raises ProtocolError when the connection broke after it was set up
-            # (the request may have been received); anything else failed before sending.
-            cause = error.args[0] if error.args else None
-            raise GraphTransportError(
-                f"connection to {url} failed", maybe_sent=isinstance(cause, ProtocolError)
-            ) from error
         except requests.RequestException as error:
-            raise GraphTransportError(f"request to {url} failed", maybe_sent=True) from error
+            reached = may_have_reached(error)
+            what = f"no answer from {url}" if reached else f"could not connect to {url}"
+            raise GraphTransportError(
+                f"{what} ({type(error).__name__})", maybe_sent=reached
+            ) from error
         return _parse(response)
 
 
@@ -247,11 +238,7 @@ def publish_error(
     status = error.http_status
     words = error.words
     if error.code in _TOKEN_CODES:
-        return AuthExpired(
-            f"account {account}: the access token no longer works ({error.message}); "
-            "make a new one and store it where the docs say",
-            http_status=status,
-        )
+        return AuthExpired(_token_message(account, error.message), http_status=status)
     if error.code in _THROTTLED_CODES or error.subcode == _PUBLISH_LIMIT_SUBCODE:
         until = regain_access_at(error.headers, now) or now + THROTTLE_BACKOFF
         return RateLimited(f"account {account}: {doing}: {words}", until=until, http_status=status)
@@ -270,17 +257,27 @@ def publish_error(
     ):
         # Meta said the call failed: nothing was created, trying again is safe.
         return Retryable(f"account {account}: {doing}: {words}", http_status=status)
-    # No Graph error object: a proxy's 5xx page, or a success whose body was cut off.
-    # Either way the platform may have acted (a 2xx surely did).
-    if not error.has_body and (status >= 500 or 200 <= status < 300):
-        if creating:
-            return Ambiguous(
-                f"account {account}: {doing}: HTTP {status} without an answer; "
-                "it may have been created",
-                http_status=status,
-            )
-        return Retryable(f"account {account}: {doing}: HTTP {status}", http_status=status)
+    if not error.has_body:
+        # No Graph error object (a proxy's page, a success whose body was cut off): only
+        # the status speaks, as for any platform.
+        return refusal(
+            status,
+            words=words,
+            headers=error.headers,
+            where=f"account {account}: {doing}",
+            creating=creating,
+            now=now,
+            rate_limit_wait=THROTTLE_BACKOFF,
+            auth_message=lambda said: _token_message(account, said),
+        )
     return Permanent(words, http_status=status)
+
+
+def _token_message(account: str, said: str) -> str:
+    return (
+        f"account {account}: the access token no longer works ({said}); "
+        "make a new one and store it where the docs say"
+    )
 
 
 def lookup_error(

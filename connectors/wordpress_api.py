@@ -24,7 +24,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from html import unescape
 from pathlib import Path
 from typing import Any, Literal
@@ -32,18 +31,15 @@ from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from urllib3.exceptions import MaxRetryError, ProtocolError
 
 from connectors.base import AccountSettings, parse_options
 from connectors.credentials import Secret
 from connectors.errors import (
-    Ambiguous,
     AuthExpired,
     Permanent,
     PublishError,
-    RateLimited,
-    Retryable,
 )
+from connectors.http import lost_answer, refusal
 from scheduler.clock import Clock, SystemClock
 from scheduler.durations import Duration
 
@@ -310,23 +306,21 @@ class WordPressClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
-        except requests.ConnectTimeout as error:
-            raise Retryable(f"{where}: could not connect ({error.__class__.__name__})") from error
-        except requests.ConnectionError as error:
-            if creates and _maybe_sent(error):
-                raise Ambiguous(f"{where}: the connection broke after the request left") from error
-            raise Retryable(f"{where}: could not connect ({error.__class__.__name__})") from error
         except requests.RequestException as error:
-            if creates:
-                raise Ambiguous(f"{where}: no answer ({error.__class__.__name__})") from error
-            raise Retryable(f"{where}: no answer ({error.__class__.__name__})") from error
+            raise lost_answer(error, where=where, creating=creates) from error
         if 200 <= response.status_code < 300:
             try:
                 return response.json()
-            except ValueError as error:
-                text = f"{where}: answered {response.status_code} without JSON"
-                raise (Ambiguous(text) if creates else Retryable(text)) from error
+            except ValueError as error:  # cut off on the way: the platform did act
+                raise lost_answer(error, where=where, creating=creates) from error
         raise self._failure(response, where, creates)
+
+    def _auth_message(self, said: str) -> str:
+        return (
+            f"WordPress at {self.base_url} did not accept user {self.username!r} with its "
+            f"Application Password ({said}); create a new Application Password in "
+            "Users > Profile and store it as the secret application_password"
+        )
 
     def _failure(self, response: requests.Response, where: str, creates: bool) -> PublishError:
         status = response.status_code
@@ -339,25 +333,21 @@ class WordPressClient:
                 "https address",
                 http_status=status,
             )
-        if status == 401 or error.refused_as_anonymous():
-            return AuthExpired(
-                f"WordPress at {self.base_url} did not accept user {self.username!r} with its "
-                f"Application Password ({said}); create a new Application Password in "
-                "Users > Profile and store it as the secret application_password",
-                http_status=status,
+        if status >= 500 and error.code == "rest_upload_sideload_error":
+            return Permanent(f"{where}: {said}", http_status=status)  # the file type, refused
+        if error.refused_as_anonymous():
+            return AuthExpired(self._auth_message(said), http_status=status)
+        if status in (401, 408, 429) or status >= 500:
+            return refusal(
+                status,
+                words=said,
+                headers=response.headers,
+                where=where,
+                creating=creates,
+                now=self.clock.now(),
+                rate_limit_wait=DEFAULT_RATE_LIMIT_WAIT,
+                auth_message=self._auth_message,
             )
-        if status == 429:
-            wait = _retry_after(response.headers.get("Retry-After"), self.clock.now())
-            return RateLimited(
-                f"{where}: rate limited (HTTP 429)",
-                until=self.clock.now() + wait,
-                http_status=status,
-            )
-        if status >= 500:
-            if error.code == "rest_upload_sideload_error":  # WordPress refused the file type
-                return Permanent(f"{where}: {said}", http_status=status)
-            text = f"{where}: server error ({said})"
-            return Ambiguous(text, http_status=status) if creates else Retryable(text)
         return WordPressRefusal(
             f"{where}: {said}", http_status=status, code=error.code, term_id=error.term_id
         )
@@ -435,34 +425,6 @@ def _post(body: Any) -> WordPressPost:
         link=str(body.get("link", "")),
         permalink_template=str(template) if template else None,
     )
-
-
-def _maybe_sent(error: requests.ConnectionError) -> bool:
-    """Whether the request may have reached the server before the connection broke.
-
-    requests wraps a failure to connect in ``MaxRetryError``; a connection that broke while
-    the request was being sent or answered arrives as urllib3's ``ProtocolError`` or a bare
-    ``OSError``.
-    """
-    reason = error.args[0] if error.args else None
-    if isinstance(reason, MaxRetryError):
-        return isinstance(reason.reason, ProtocolError)
-    return isinstance(reason, ProtocolError | OSError)
-
-
-def _retry_after(value: str | None, now: datetime) -> timedelta:
-    """``Retry-After`` as seconds or an HTTP date; a minute when absent or unreadable."""
-    if not value:
-        return DEFAULT_RATE_LIMIT_WAIT
-    if value.strip().isdigit():
-        return timedelta(seconds=max(1, int(value.strip())))
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RATE_LIMIT_WAIT
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(moment - now, timedelta(seconds=1))
 
 
 def safe_file_name(name: str) -> str:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from http.client import RemoteDisconnected
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,17 +27,15 @@ import requests
 import tweepy
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
-from urllib3.exceptions import ProtocolError
 
 from connectors.credentials import Credentials, MissingCredential, Secret
 from connectors.errors import (
-    Ambiguous,
     AuthExpired,
     Permanent,
     PublishError,
-    RateLimited,
     Retryable,
 )
+from connectors.http import lost_answer, refusal
 from scheduler.clock import Clock
 from scheduler.logs import fields
 
@@ -323,42 +320,6 @@ def _status(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-# urllib3's ProtocolError wraps resets and hang-ups that come after the request was sent;
-# refused connections and DNS failures arrive as NewConnectionError / NameResolutionError.
-_AFTER_SENDING = (ProtocolError, RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
-def _reached_platform(error: BaseException) -> bool:
-    """Did a connection error happen after the request went out (reset, remote hung up)?"""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, _AFTER_SENDING):
-            return True
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            pending.append(reason)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                pending.append(linked)
-    return False
-
-
-def rate_limit_until(response: requests.Response, now: datetime) -> datetime:
-    """``x-rate-limit-reset`` is epoch seconds; X sends no Retry-After."""
-    reset = response.headers.get("x-rate-limit-reset", "")
-    if reset.strip().isdigit():
-        until = datetime.fromtimestamp(int(reset), UTC)
-        if until > now:
-            return until
-    return now + _DEFAULT_RATE_WINDOW
-
-
 def translate(
     error: BaseException, *, account: str, doing: str, creating: bool, now: datetime
 ) -> PublishError:
@@ -372,40 +333,27 @@ def translate(
     if isinstance(error, MissingCredential):
         return AuthExpired(str(error))
     where = f"account {account}: {doing}"
-    if isinstance(error, requests.ConnectTimeout):
-        return Retryable(f"{where}: X did not accept the connection in time")
-    if isinstance(error, requests.ConnectionError) and not _reached_platform(error):
-        return Retryable(f"{where}: could not connect to X ({type(error).__name__})")
-    if isinstance(error, requests.RequestException) and _status(error) is None:
-        message = f"{where}: the answer was lost ({type(error).__name__})"
-        return Ambiguous(message) if creating else Retryable(message)
-    status = _status(error)
     response = getattr(error, "response", None)
-    if status is None or not isinstance(response, requests.Response):
-        return Ambiguous(f"{where}: {error}") if creating else Retryable(f"{where}: {error}")
+    if not isinstance(response, requests.Response) or response.ok:
+        return lost_answer(error, where=where, creating=creating)
+    status = response.status_code
     words = problem_message(response)
-    if status == 401:
-        return AuthExpired(
-            f"{where}: X refused the credentials ({words}); create new tokens in the "
-            "developer console and store them (see the README, section X / Twitter)",
-            http_status=status,
-        )
-    if status == 429:
-        return RateLimited(
-            f"{where}: rate limited by X ({words})",
-            until=rate_limit_until(response, now),
-            http_status=status,
-        )
-    if status >= 500:
-        message = f"{where}: X answered {status} ({words})"
-        return (
-            Ambiguous(message, http_status=status)
-            if creating
-            else Retryable(message, http_status=status)
-        )
-    if status in (408, 409):
+    if status == 409:  # X: a conflicting request in flight; nothing was created
         return Retryable(f"{where}: {words}", http_status=status)
-    return Permanent(f"{where}: X refused it: {words}", http_status=status)
+    return refusal(
+        status,
+        words=words,
+        headers=response.headers,
+        where=where,
+        creating=creating,
+        now=now,
+        rate_limit_wait=_DEFAULT_RATE_WINDOW,
+        auth_message=lambda said: (
+            f"{where}: X refused the credentials ({said}); create "
+            "new tokens in the developer console and store them (see the README, section X / "
+            "Twitter)"
+        ),
+    )
 
 
 # X's media categories for posts, by the file's MIME type.

@@ -49,6 +49,7 @@ from connectors.errors import (
     RateLimited,
     Retryable,
 )
+from connectors.http import lost_answer
 from connectors.youtube_upload import (
     CHUNK_UNIT,
     SESSION_NOTE,
@@ -441,15 +442,16 @@ class YouTubeConnector:
             raise AuthExpired(self._auth_message(str(error.args[0]))) from error
         except TransportError as error:
             raise Retryable(f"could not reach Google's token endpoint: {error}") from error
-        except (ConnectionRefusedError, httplib2.ServerNotFoundError) as error:
-            raise Retryable(f"could not connect to YouTube: {error}") from error
         except (OSError, httplib2.HttpLib2Error) as error:  # timeouts, resets, broken answers
-            if sent():
+            # Until the upload session is noted nothing can have been created; after it,
+            # a lost answer is Ambiguous and the next attempt asks the session.
+            failure = lost_answer(error, where=f"YouTube account {self.account}", creating=sent())
+            if isinstance(failure, Ambiguous):
                 raise Ambiguous(
                     f"the connection to YouTube failed during the upload ({type(error).__name__})"
                     "; the upload session is noted and will be asked where it stands"
                 ) from error
-            raise Retryable(f"could not reach YouTube: {type(error).__name__}") from error
+            raise failure from error
         finally:
             self._keep_rotated_refresh_token()
 

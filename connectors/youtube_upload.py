@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 import httplib2
 from googleapiclient.errors import HttpError
 
-from connectors.errors import AuthExpired, Permanent, PublishError, RateLimited, Retryable
+from connectors.errors import AuthExpired, PublishError, RateLimited, Retryable
+from connectors.http import refusal, retry_after
 from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ VIDEO_NOTE = "video_id"
 CHUNK_UNIT = 256 * 1024  # chunks other than the last must be multiples of this
 # YouTube's quota day ends at midnight Pacific time.
 QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
+# A 429 without Retry-After: YouTube documents no wait, so a short one.
+RATE_LIMIT_WAIT = timedelta(minutes=1)
 
 
 def transport(timeout: float) -> httplib2.Http:
@@ -189,18 +192,26 @@ def translate(error: HttpError, now: datetime, auth_message: Callable[[str], str
         return RateLimited(message, until=next_quota_day(now), http_status=status)
     if status == 400 and reason == "uploadLimitExceeded":
         return RateLimited(message, until=now + timedelta(hours=24), http_status=status)
-    if status >= 500 or status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-        # For an upload, the noted session makes the next attempt resume, not restart.
-        wait = error.resp.get("retry-after")
-        retry_after = timedelta(seconds=int(wait)) if wait and wait.isdigit() else None
-        return Retryable(message, retry_after=retry_after, http_status=status)
-    if status == 401:  # still refused after the one token refresh
-        return AuthExpired(auth_message(message), http_status=status)
+    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        wait = retry_after(error.resp, now)
+        return Retryable(message, retry_after=wait, http_status=status)
     if status == 403 and reason == "insufficientPermissions":
         # A grant without the needed scope: only a new authorisation helps, so the account
         # is paused (its posts held) rather than each post failed.
         return AuthExpired(auth_message(message), http_status=status)
-    return Permanent(message, http_status=status)
+    # The rest is generic: 401 is still refused after the one token refresh; a 5xx is
+    # Retryable, never Ambiguous, because the noted upload session makes the next attempt
+    # resume, not restart.
+    return refusal(
+        status,
+        words=message,
+        headers=error.resp,
+        where="",
+        creating=False,
+        now=now,
+        rate_limit_wait=RATE_LIMIT_WAIT,
+        auth_message=auth_message,
+    )
 
 
 def error_details(content: bytes) -> tuple[str | None, str]:

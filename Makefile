@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lint typecheck unit install lock clean messages
+.PHONY: run test check lint typecheck unit install lock clean messages docs
 
 install: $(STAMP)
 
@@ -47,3 +47,7 @@ clean:
 # Merge new messages of the code and templates into the French and English catalogues.
 messages: $(STAMP)
 	$(BIN)/python -m scheduler.i18n.extract
+
+# Write docs/configuration.md again from the config models (a test fails while it is stale).
+docs: $(STAMP)
+	$(BIN)/python -m scheduler.config_reference

@@ -27,22 +27,28 @@ DATABASE_URL_ENV = "RELAIS_DATABASE_URL"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class LibraryConfig(_Strict):
     name: str
+    """The library's name as people read it (plan, calendar, desk)."""
     website: str | None = None
+    """The library's web site, if it has one."""
 
 
 class AccountConfig(BaseModel):
     """``kind`` picks the connector; every other key is the connector's own option."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
 
     kind: str
+    """The connector: facebook_page, instagram, x, youtube, flickr, wordpress, static_blog or
+    dry_run (docs/platforms/ has one page per kind)."""
     label: str | None = None
+    """A name for people reading config.yaml; relais does not show it yet."""
     rules: AccountRules = AccountRules()
+    """The account's house rules (`accounts.<name>.rules`, below)."""
 
     @property
     def options(self) -> dict[str, Any]:
@@ -53,22 +59,33 @@ class SeriesConfig(_Strict):
     """A recurring slot: every ``weekday`` at ``time`` (local), from a date, until a date."""
 
     accounts: tuple[str, ...] = Field(min_length=1)
+    """The accounts each episode goes to."""
     weekday: WeekdayName
+    """The day of the week of each occurrence."""
     time: LocalTime
+    """Local wall-clock time of each occurrence, such as "10:00" (quoted): the same hour in summer
+    and in winter."""
     starts: date = Field(alias="from")
+    """The first day of the series (written `from:`)."""
     until: date | None = None
+    """The last day, if the series ends."""
     skip: tuple[date, ...] = ()
+    """Days without an occurrence (holidays)."""
     # An occurrence still without an episode this long before it is reported.
     alert_before: Duration = timedelta(hours=48)
     title: str | None = None
+    """A name for people reading config.yaml; relais does not show it yet."""
 
 
 class ApprovalRule(_Strict):
     """A delivery matching every key given here needs no editor's approval."""
 
     library: str | None = None
+    """Matches the posts of this library."""
     account: str | None = None
+    """Matches the deliveries to this account."""
     author: str | None = None
+    """Matches the posts of this author (`author:` of the post file)."""
 
     def matches(self, *, library: str, account: str, author: str) -> bool:
         wanted = {"library": self.library, "account": self.account, "author": self.author}
@@ -79,20 +96,26 @@ class ApprovalRule(_Strict):
 
 class ApprovalConfig(_Strict):
     auto: tuple[ApprovalRule, ...] = ()
+    """Rules: a delivery that matches one of them is approved at once; the others wait for an
+    editor."""
 
 
 class HttpConfig(_Strict):
     """``http:`` in config.yaml; absent means no endpoint."""
 
     host: str = "127.0.0.1"
+    """The address to listen on."""
     port: int = Field(ge=1, le=65535)
+    """The port to listen on, such as 9187 (required when `http:` is given)."""
 
 
 class WebConfig(_Strict):
     """``web:`` in config.yaml: where ``relais web`` serves the editorial desk."""
 
     host: str = "127.0.0.1"
+    """The address the desk listens on."""
     port: int = Field(default=8080, ge=1, le=65535)
+    """The port the desk listens on."""
     # The address people reach the desk at (links in messages and calendar feeds).
     public_url: str | None = None
     # Sessions last this long without a new login.
@@ -102,43 +125,70 @@ class WebConfig(_Strict):
     # Single sign-on: the user name from this header, set by a trusted reverse proxy.
     trusted_user_header: str | None = None
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    """The largest file people may upload through the desk."""
 
 
 class DispatchConfig(_Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
+    """Tries of one delivery before it fails and a person is told."""
     backoff_base: Duration = timedelta(seconds=30)
+    """The first retry waits up to this long, each next one up to twice as long (full jitter); a
+    wait the platform asks for wins."""
     backoff_max: Duration = timedelta(hours=1)
+    """The longest wait between two tries."""
     lease: Duration = timedelta(minutes=5)
+    """A claim not finished by then (its daemon died) is taken back; renewed while a long upload
+    runs."""
     reconcile_after: Duration = timedelta(minutes=2)
+    """An interrupted send is looked up on the platform after this."""
     shutdown_deadline: Duration = timedelta(seconds=20)
+    """On SIGTERM, sends in flight get this long to finish."""
 
 
 class IntakeConfig(_Strict):
     scan_interval: Duration = timedelta(seconds=10)
+    """The full inbox scan; file events make it come sooner."""
     settle: Duration = timedelta(seconds=2)
+    """A post file must be unchanged this long before it is taken."""
     max_file_bytes: int = Field(default=256 * 1024, ge=1024)
+    """The largest post file; a larger one is rejected."""
     max_media_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    """The largest media file a post may attach."""
 
 
 class Config(_Strict):
     timezone: str
+    """Local days, posting times and post files use this zone: an IANA name (Europe/Zurich)."""
     # What contributors and editors read: the desk, `relais check`, the .error files.
     language: Literal["fr", "en"] = "fr"
     database: str = "sqlite:///queue.db"
+    """The queue's SQLAlchemy URL: sqlite:///queue.db, or postgresql+psycopg://user@host/name for
+    several daemons. RELAIS_DATABASE_URL overrides it."""
     inbox: Path = Path("inbox")
+    """Where contributors drop post files, one folder per library."""
     processed: Path = Path("processed")
+    """Taken post files are moved here."""
     rejected: Path = Path("rejected")
+    """Bad post files land here, beside a .error file that says why."""
     state_dir: Path = Path("state")
+    """relais' own files: the media store, tokens a platform rotated."""
     # Secrets as files named ACCOUNT.SECRET (besides $CREDENTIALS_DIRECTORY and the
     # environment); never the secrets themselves.
     credentials_dir: Path | None = None
     libraries: dict[str, LibraryConfig]
+    """The network's libraries, by the key post files give in `library:`."""
     accounts: dict[str, AccountConfig]
+    """The platform accounts, by the name post files give in `to:`."""
     series: dict[str, SeriesConfig] = Field(default_factory=dict)
+    """Recurring slots, by the name episodes give in `series:`."""
     approval: ApprovalConfig = ApprovalConfig()
+    """Which deliveries need no editor's approval."""
     links: LinksConfig = LinksConfig()
+    """UTM tagging of links to the network's own sites."""
     dispatch: DispatchConfig = DispatchConfig()
+    """How deliveries are sent, retried and recovered."""
     intake: IntakeConfig = IntakeConfig()
+    """How the inbox is read."""
     # The metrics/health/calendar endpoint on 127.0.0.1; off unless given.
     http: HttpConfig | None = None
     # The editorial desk (`relais web`); its defaults apply when absent.

@@ -44,13 +44,20 @@ class PostingHours(BaseModel):
 
 
 class AccountRules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     daily_cap: int | None = Field(default=None, ge=1)
+    """Hard: never more than this many posts on one local day, checked when placed and again when
+    sent."""
     daily_target: int | None = Field(default=None, ge=1)
+    """Soft: `relais plan` flags a day with fewer posts."""
     min_gap: Duration = timedelta(0)
+    """No two posts on the account closer than this."""
     hours: PostingHours = PostingHours(start=time(0, 0), end=time.max)
+    """Posting hours, local time, such as 08:00-20:00."""
     on_cap: OnBrokenRule = OnBrokenRule.ROLL
+    """A post with a fixed time that would break a rule: `roll` it to the next free slot, or `hold`
+    it for the editor."""
 
     @field_validator("hours", mode="before")
     @classmethod

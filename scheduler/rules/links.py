@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LinksConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     # The library's own sites: each domain and its subdomains are tagged.
     utm_domains: tuple[str, ...] = ()
     utm_medium: str = "social"
+    """The utm_medium of tagged links."""
     # Per account, when the account's name is not the platform's (e.g. "fb-bibliobus").
     utm_sources: dict[str, str] = Field(default_factory=dict)
 

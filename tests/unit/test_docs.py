@@ -140,6 +140,35 @@ def test_every_relative_link_leads_to_a_file_and_heading(page: Path) -> None:
     assert not dead, f"{page.relative_to(REPOSITORY)}: " + "; ".join(dead)
 
 
+REPOSITORY_PATH = re.compile(r"^(?:scheduler|connectors|tests|bench|systemd|schema|docs)/[\w./-]*$")
+
+
+def named_paths(path: Path) -> Iterator[str]:
+    """Repository paths a page names in `code` outside code blocks, such as
+    `scheduler/delivery/dispatcher.py`."""
+    inside = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            inside = not inside
+        elif not inside:
+            yield from (
+                code for code in re.findall(r"`([^`\s]+)`", line) if REPOSITORY_PATH.match(code)
+            )
+
+
+@pytest.mark.parametrize(
+    "page", markdown_files(), ids=lambda page: str(page.relative_to(REPOSITORY))
+)
+def test_every_repository_path_named_in_code_exists(page: Path) -> None:
+    missing = [name for name in named_paths(page) if not (REPOSITORY / name).exists()]
+    assert not missing, f"{page.relative_to(REPOSITORY)} names paths that do not exist: {missing}"
+
+
+def test_the_readme_stays_a_page_a_newcomer_reads_top_to_bottom() -> None:
+    lines = (REPOSITORY / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines <= 200, f"README.md has {lines} lines: move the details into docs/"
+
+
 def test_the_link_checker_sees_a_dead_link_and_a_dead_anchor(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(

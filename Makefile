@@ -16,9 +16,12 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The daemon and the editorial desk side by side on the same queue; Ctrl-C stops both. A
+# first administrator is made (its password printed once) when the queue has no one yet.
 run: $(STAMP)
 	$(BIN)/relais db upgrade
-	$(BIN)/relais run
+	$(BIN)/relais users first-admin
+	$(BIN)/relais web & desk=$$!; trap 'kill $$desk 2>/dev/null' EXIT INT TERM; $(BIN)/relais run
 
 test: lint typecheck unit
 

@@ -492,8 +492,10 @@ def schema() -> None:
 
 def _register_groups() -> None:
     from scheduler.people.cli import users
+    from scheduler.web.cli import web
 
     main.add_command(users)
+    main.add_command(web)
 
 
 _register_groups()

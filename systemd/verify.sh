@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks systemd/relais.service the way systemd itself reads it:
+# Checks systemd/relais.service (or relais-web.service) the way systemd itself reads it:
 #   1. `systemd-analyze verify`: syntax, unknown keys, and whether ExecStart is executable.
 #      The unit names /opt/relais/.venv/bin/relais, which exists only on a server, so the
 #      check runs on a copy whose ExecStart points at this checkout's relais instead;
@@ -46,21 +46,22 @@ grep -q "^ExecStart=$installed_bin " "$unit" || fail "ExecStart in $unit does no
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # The copy keeps its name: systemd derives the unit name (and %n, %d) from it.
-sed "s|$installed_bin|$relais_bin|g" "$unit" >"$work/relais.service"
+name="$(basename "$unit")"
+sed "s|$installed_bin|$relais_bin|g" "$unit" >"$work/$name"
 
 # --man=no: the Documentation= link is a file on the server, not a man page.
-if ! output="$(systemd-analyze verify --man=no "$work/relais.service" 2>&1)"; then
+if ! output="$(systemd-analyze verify --man=no "$work/$name" 2>&1)"; then
     fail "systemd-analyze verify refused the unit:"$'\n'"$output"
 fi
-if grep -q "relais.service" <<<"$output"; then
+if grep -qF "$name" <<<"$output"; then
     fail "systemd-analyze verify warned about the unit:"$'\n'"$output"
 fi
-echo "systemd-analyze verify: relais.service OK"
+echo "systemd-analyze verify: $name OK"
 
-if ! report="$(systemd-analyze security --offline=yes --threshold=100 "$work/relais.service" 2>&1)"; then
+if ! report="$(systemd-analyze security --offline=yes --threshold=100 "$work/$name" 2>&1)"; then
     fail "systemd-analyze security could not score the unit:"$'\n'"$report"
 fi
-score="$(sed -n 's/.*Overall exposure level for relais.service: \([0-9.]*\).*/\1/p' <<<"$report")"
+score="$(sed -n "s/.*Overall exposure level for ${name//./\\.}: \([0-9.]*\).*/\1/p" <<<"$report")"
 [[ -n "$score" ]] || fail "no exposure score in:"$'\n'"$report"
 echo "systemd-analyze security: exposure $score (at most $max_exposure allowed)"
 awk -v score="$score" -v max="$max_exposure" 'BEGIN { exit !(score + 0 <= max + 0) }' ||

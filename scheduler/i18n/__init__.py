@@ -6,6 +6,6 @@ in English in the code (``t.gettext("...")``); ``tests/unit/i18n`` fails when a 
 lacks one. ``make messages`` extracts them again and merges them into the catalogues.
 """
 
-from scheduler.i18n.translator import LANGUAGES, Translator, translator
+from scheduler.i18n.translator import LANGUAGES, N_, Translator, translator
 
-__all__ = ["LANGUAGES", "Translator", "translator"]
+__all__ = ["LANGUAGES", "N_", "Translator", "translator"]

@@ -21,6 +21,11 @@ DOMAIN = "relais"
 LOCALES_DIR = Path(__file__).parent / "locales"
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; translated where shown."""
+    return message
+
+
 def catalogue_path(language: str) -> Path:
     return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -176,3 +177,22 @@ def list_users(ctx: click.Context) -> None:
         click.echo(
             f"{person.name:<16} {person.role:<12} {libraries:<24} {person.language}  {told}{login}"
         )
+
+
+@users.command(name="first-admin")
+@click.option("--name", default="admin", show_default=True)
+@click.pass_context
+def first_admin(ctx: click.Context, name: str) -> None:
+    """Make a first administrator with a random password, printed once; nothing when
+    someone already exists (so `make run` can call it every time)."""
+    people = _directory(ctx)
+    if people.list():
+        click.echo("people exist already: log in as one of them (`relais users list`)")
+        return
+    password = secrets.token_urlsafe(12)
+    people.add(name, role=Role.ADMIN, display_name=name)
+    people.set_password(name, password)
+    click.echo(
+        f"first login: name {name}, password {password} (shown once; change it with "
+        f"`relais users passwd {name}`)"
+    )

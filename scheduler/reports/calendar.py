@@ -9,6 +9,7 @@ export), so a calendar application polling it sees no change when nothing change
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,12 +40,15 @@ def calendar_ics(
     start: datetime,
     end: datetime,
     name: str = "relais",
+    libraries: Collection[str] | None = None,
+    with_pending: bool = True,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per delivery due in [start, end), as iCalendar bytes.
 
     ``start`` and ``end`` must be timezone-aware. Cancelled and rejected deliveries are left
     out. Events come in the order (due time, account, post key), so the same queue always
-    gives the same bytes.
+    gives the same bytes. ``libraries`` keeps only those libraries' posts; without
+    ``with_pending``, posts waiting for the editor are left out (a contributor's feed).
     """
     for label, moment in (("start", start), ("end", end)):
         if moment.tzinfo is None:
@@ -55,6 +59,10 @@ def calendar_ics(
         .where(Delivery.state.not_in(LEFT_OUT), Delivery.due_at >= start, Delivery.due_at < end)
         .order_by(Delivery.due_at, Delivery.account, Post.key, Delivery.id)
     )
+    if libraries is not None:
+        query = query.where(Post.library.in_(libraries))
+    if not with_pending:
+        query = query.where(Delivery.state != State.PENDING_APPROVAL)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

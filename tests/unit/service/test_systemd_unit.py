@@ -117,3 +117,32 @@ def test_the_shipped_unit_starts_without_any_secret_file() -> None:
     # A LoadCredential= whose file is missing fails the start (243/CREDENTIALS); secrets are
     # listed per site in a drop-in, so the offline default configuration starts as is.
     assert "LoadCredential" not in settings(UNIT.read_text(encoding="utf-8"))
+
+
+WEB_UNIT = ROOT / "systemd" / "relais-web.service"
+
+
+@needs_systemd_analyze
+def test_the_desk_unit_passes_systemd_analyze_verify_and_security() -> None:
+    result = verify(WEB_UNIT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "systemd-analyze verify: relais-web.service OK" in result.stdout
+    score = re.search(r"exposure ([0-9.]+)", result.stdout)
+    assert score is not None and float(score.group(1)) <= 2.0
+
+
+def test_the_desk_unit_is_hardened_like_the_daemons() -> None:
+    daemon = settings(UNIT.read_text(encoding="utf-8"))
+    desk = settings(WEB_UNIT.read_text(encoding="utf-8"))
+    assert desk["ExecStart"] == [
+        "/opt/relais/.venv/bin/relais --config /etc/relais/config.yaml web"
+    ]
+    assert desk["User"] == daemon["User"] and desk["StateDirectory"] == daemon["StateDirectory"]
+    hardening = [
+        "NoNewPrivileges", "CapabilityBoundingSet", "ProtectSystem", "ProtectHome", "PrivateTmp",
+        "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules", "RestrictNamespaces",
+        "MemoryDenyWriteExecute", "RestrictAddressFamilies", "SystemCallFilter", "LockPersonality",
+    ]  # fmt: skip
+    for key in hardening:
+        assert desk.get(key) == daemon.get(key), key
+    assert "LoadCredential" not in desk

@@ -2,7 +2,22 @@
 
 A connector is built once per configured account by the registry. It receives frozen
 ``Outgoing`` objects (exactly what will be sent to that account) and answers with frozen
-``Published`` results or raises one of :mod:`connectors.errors`.
+``Published`` results or raises one of :mod:`connectors.errors`. Every HTTP request goes
+through :mod:`connectors.http`, which decides whether a failed request may have reached
+the platform, reads ``Retry-After`` and maps the generic statuses.
+
+What connectors may use from ``scheduler``, and why only that: three small modules that
+depend on nothing else of relais, so a connector can be read, tested and replaced without
+the queue, the database or the dispatcher (``tests/unit/test_import_graph.py`` keeps it so):
+
+- :mod:`scheduler.clock`: the injected ``Clock`` (tests move time, they never sleep) and
+  ``ensure_utc``;
+- :mod:`scheduler.logs`: ``fields`` for the ids every log line about a post carries;
+- :mod:`scheduler.durations`: ``Duration``, so an option such as ``upload_ahead: 12h`` is
+  written as in the rest of config.yaml.
+
+Dispatch is the only caller and the only one that decides what happens next; a connector
+never retries, waits or pauses an account by itself.
 """
 
 from __future__ import annotations
@@ -128,7 +143,9 @@ class Problem:
 
 
 class Connector(Protocol):
-    """A platform account.
+    """A platform account, as dispatch, ``relais check`` and ``relais accounts`` use it.
+
+    Attributes:
 
     - ``kind`` is the config key naming the connector (``kind: dry_run``).
     - ``limits`` describes what the platform accepts.
@@ -137,14 +154,10 @@ class Connector(Protocol):
       least the platform schedules ahead (Facebook: 10 minutes): a post due sooner than
       that is handed over at ``due_at`` and published at once. ``publish`` therefore sees
       ``due_at`` in the future only when it may schedule natively.
-    - ``render`` gives the exact text the platform will receive (link, hashtags and all)
-      and its length as the platform counts it; ``relais check`` shows it.
-    - ``check`` validates offline and never touches the network.
-    - ``verify`` checks the credentials and permissions with one cheap read call.
-    - ``publish`` creates the item once and returns it, or raises a ``PublishError``.
-    - ``find`` looks for an item that an interrupted ``publish`` may have created: returns
-      it, or ``None`` when the platform certainly does not have it. It may raise
-      ``Retryable`` when the platform cannot be asked right now.
+
+    Credentials are read on first use, not in the constructor, so a missing secret never
+    stops the daemon: it surfaces as ``AuthExpired`` from ``publish``/``find`` and as a
+    failed ``Verdict`` from ``verify``.
     """
 
     kind: ClassVar[str]
@@ -152,15 +165,75 @@ class Connector(Protocol):
     lead_time: timedelta
     min_lead_time: timedelta
 
-    def render(self, outgoing: Outgoing) -> RenderedText: ...
+    def render(self, outgoing: Outgoing) -> RenderedText:
+        """The exact text the platform will receive (link, hashtags and all) and its length
+        as the platform counts it; ``relais check`` shows it.
 
-    def check(self, outgoing: Outgoing) -> list[Problem]: ...
+        Offline and deterministic: no network, no file writes, no exception for content
+        (an over-long text is reported by ``check``, not refused here).
+        """
+        ...
 
-    def verify(self) -> Verdict: ...
+    def check(self, outgoing: Outgoing) -> list[Problem]:
+        """Every reason the platform would refuse ``outgoing``, found offline; empty when
+        it would be accepted.
 
-    def publish(self, outgoing: Outgoing) -> Published: ...
+        Never touches the network and never raises for content: each objection is a
+        ``Problem`` a contributor can act on, all of them at once.
+        """
+        ...
 
-    def find(self, outgoing: Outgoing) -> Published | None: ...
+    def verify(self) -> Verdict:
+        """Whether this account can publish now: credentials and permissions, checked with
+        one cheap read call (``relais accounts check``).
+
+        Never raises for a platform failure or a missing secret: the ``Verdict`` says what
+        is wrong and what to do, in one sentence without any secret.
+        """
+        ...
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        """Create the item once and return it (with native scheduling when ``due_at`` is
+        ahead). Before any request that may create the item, write to ``outgoing.notes``
+        what ``find`` needs to look for it.
+
+        Raises only :class:`~connectors.errors.PublishError` subclasses, the platform's
+        exception kept as ``__cause__``:
+
+        - ``Retryable``: nothing was created (refused connection, a 5xx to a read, a
+          transient platform error); dispatch tries again after its back-off, or after
+          ``retry_after`` when the platform said;
+        - ``RateLimited``: the platform said "not before ``until``"; the account waits;
+        - ``AuthExpired``: the credentials no longer work or are missing; the account is
+          paused until a person renews them and resumes it;
+        - ``Permanent``: the platform refused this content; retrying cannot help;
+        - ``Ambiguous``: the creating request may have reached the platform and its answer
+          was lost (:func:`connectors.http.may_have_reached`); never re-sent, ``find``
+          decides.
+        """
+        ...
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        """Look for the item an interrupted ``publish`` may have created (reconciliation).
+
+        Returns it, or ``None`` only when the platform certainly does not have it (then a
+        person decides whether to send again). Reads only; never creates, except that a
+        platform with resumable uploads may finish an upload it already holds (YouTube).
+
+        Raises, the platform's exception kept as ``__cause__``:
+
+        - ``Retryable`` or ``RateLimited`` for anything temporary (an outage, throttling, a
+          lost answer to the look-up): dispatch asks again later, never gives up;
+        - ``AuthExpired`` when the credentials no longer work or are missing: dispatch
+          pauses the account, as for ``publish``, so a person is told; the delivery stays
+          ``unknown`` and is looked for again once the account is resumed. It is neither
+          retried silently forever nor handed over as "not found" (that could be re-sent);
+        - ``Permanent`` when the search cannot be completed and a person must look (more
+          posts to search than the connector reads).
+
+        Never ``Ambiguous``: a look-up creates nothing.
+        """
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)

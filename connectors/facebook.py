@@ -37,7 +37,7 @@ from connectors.base import (
     parse_options,
 )
 from connectors.credentials import MissingCredential
-from connectors.errors import AuthExpired, Permanent, Retryable
+from connectors.errors import AuthExpired, Permanent
 from connectors.graph import (
     DEFAULT_API_BASE,
     DUPLICATE_POST,
@@ -216,7 +216,7 @@ class FacebookPageConnector:
         try:
             client = self._client()
         except MissingCredential as error:
-            raise Retryable(str(error)) from error
+            raise AuthExpired(str(error)) from error
         message = self.render(outgoing).text.strip()
         page = self.options.page_id
         if outgoing.media and outgoing.media[0].mime_type.startswith("video/"):

@@ -47,7 +47,6 @@ from connectors.errors import (
     AuthExpired,
     Permanent,
     PublishError,
-    RateLimited,
     Retryable,
 )
 from connectors.flickr_api import Endpoints, FlickrClient, FlickrCredentials
@@ -245,12 +244,8 @@ class FlickrConnector:
     def find(self, outgoing: Outgoing) -> Published | None:
         if not outgoing.media:
             return None
-        try:
-            client = self._connect_or_raise()
-            photos = self._photos_on_flickr(client, outgoing)
-        except (AuthExpired, RateLimited) as error:
-            wait = error.until - self.clock.now() if isinstance(error, RateLimited) else None
-            raise Retryable(f"cannot ask Flickr now: {error.message}", retry_after=wait) from error
+        client = self._connect_or_raise()
+        photos = self._photos_on_flickr(client, outgoing)
         wanted = range(1, len(outgoing.media) + 1)
         missing = [index for index in wanted if index not in photos]
         if not photos:

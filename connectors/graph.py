@@ -283,13 +283,8 @@ def _token_message(account: str, said: str) -> str:
 def lookup_error(
     error: GraphError | GraphTransportError, *, account: str, doing: str, now: datetime
 ) -> PublishError:
-    """The error for a failed read during reconciliation: ``Retryable`` when asking again
-    later may work (throttling, outages, a dead token someone will renew), ``Permanent``
-    when a person must look."""
-    failure = publish_error(error, account=account, doing=doing, creating=False, now=now)
-    if isinstance(failure, Permanent):
-        return failure
-    wait = failure.until - now if isinstance(failure, RateLimited) else None
-    if isinstance(failure, Retryable):
-        wait = failure.retry_after
-    return Retryable(failure.message, retry_after=wait, http_status=failure.http_status)
+    """The error for a failed read during reconciliation, as ``Connector.find`` promises:
+    ``Retryable`` or ``RateLimited`` when asking again later may work, ``AuthExpired``
+    for a dead token (dispatch pauses the account), ``Permanent`` when a person must look.
+    A read creates nothing, so never ``Ambiguous``."""
+    return publish_error(error, account=account, doing=doing, creating=False, now=now)

@@ -211,7 +211,7 @@ class InstagramConnector:
         try:
             client = self._client()
         except MissingCredential as error:
-            raise Retryable(str(error)) from error
+            raise AuthExpired(str(error)) from error
         if media_id:  # media_publish answered before the crash or loss
             return Published(platform_id=media_id, url=self._permalink(client, media_id))
         if not container:

@@ -46,7 +46,6 @@ from connectors.errors import (
     AuthExpired,
     Permanent,
     PublishError,
-    RateLimited,
     Retryable,
 )
 from connectors.http import lost_answer
@@ -215,14 +214,14 @@ class YouTubeConnector:
     def find(self, outgoing: Outgoing) -> Published | None:
         if outgoing.notes.get(VIDEO_NOTE) is None and outgoing.notes.get(SESSION_NOTE) is None:
             return None  # the session is noted before the first byte: nothing was sent
-        # Anything but a refusal means "ask again later": reconciliation must not give up
-        # on an upload that may be half done.
+        # A lost answer while resuming means "ask again later": reconciliation must not
+        # give up on an upload that may be half done.
         try:
             video = self._uploaded(outgoing, resume_only=True)
             return None if video is None else self._finish(outgoing, video)
         except MissingCredential as error:
-            raise Retryable(str(error)) from error
-        except (Ambiguous, AuthExpired, RateLimited) as error:
+            raise AuthExpired(str(error)) from error
+        except Ambiguous as error:
             raise Retryable(error.message) from error
 
     # -- the upload ----------------------------------------------------------------------

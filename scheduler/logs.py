@@ -1,7 +1,9 @@
 """Structured logs: one JSON object per line on stdout, human-readable on a terminal.
 
-Call sites pass their ids as ``extra={"fields": {...}}``; every line about a post carries
-post, delivery, account and attempt ids. Secrets are never passed in, so never printed.
+Call sites pass their ids as ``extra=fields(delivery_id=..., account=...)``, or as plain
+``extra={"delivery_id": ...}``: both formatters show every extra field, so an id passed
+either way is never lost. Every line about a post carries post, delivery, account and
+attempt ids. Secrets are never passed in, so never printed.
 """
 
 from __future__ import annotations
@@ -13,11 +15,27 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 _RESERVED = ("post_id", "delivery_id", "account", "attempt")
+# What every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "fields",
+}
 
 
 def fields(**values: Any) -> dict[str, Any]:
     """``logger.info(msg, extra=fields(delivery_id=...))`` without None noise."""
     return {"fields": {key: value for key, value in values.items() if value is not None}}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's ``extra=`` values: those of :func:`fields`, then any passed directly."""
+    found: dict[str, Any] = dict(getattr(record, "fields", None) or {})
+    for key, value in vars(record).items():
+        if key not in _STANDARD and not key.startswith("_") and value is not None:
+            found.setdefault(key, value)
+    return found
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,7 +46,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update(getattr(record, "fields", {}))
+        for key, value in extra_fields(record).items():
+            line.setdefault(key, value)  # an extra field never hides time, level or message
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
@@ -37,7 +56,7 @@ class JsonFormatter(logging.Formatter):
 class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        extra: dict[str, Any] = getattr(record, "fields", {})
+        extra = extra_fields(record)
         ids = " ".join(f"{key}={extra[key]}" for key in _RESERVED if key in extra)
         rest = " ".join(f"{k}={v}" for k, v in extra.items() if k not in _RESERVED)
         text = f"{moment} {record.levelname:<7} {record.getMessage()}"

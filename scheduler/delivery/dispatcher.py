@@ -280,6 +280,13 @@ class Dispatcher:
                     self._hold_account_until(item.account, now + wait)
                     blocked.add(item.account)
                 continue
+            except AuthExpired as error:
+                # The credentials, not the delivery, need a person: the account is paused
+                # as for a send, and the delivery stays unknown, looked for again once the
+                # account is resumed (a needs_attention one could be re-sent blindly).
+                self._pause_for_lookup(delivery_id, item.account, error.message, now)
+                blocked.add(item.account)
+                continue
             except Exception as error:  # a bug or a refusal: a person must look
                 found = None
                 note = f"reconciliation failed ({type(error).__name__}: {error})"
@@ -574,23 +581,39 @@ class Dispatcher:
         )  # fmt: skip
 
     def _pause(self, session: Session, delivery: Delivery, message: str, now: datetime) -> None:
-        account = self._account(session, delivery.account)
+        change_state(
+            session, delivery, State.HELD, actor=self.owner, now=now,
+            reason=f"account paused: {message}", level=logging.WARNING,
+        )  # fmt: skip
+        self._pause_account(session, delivery.account, message, now)
+
+    def _pause_for_lookup(
+        self, delivery_id: str, account: str, message: str, now: datetime
+    ) -> None:
+        """``find`` met dead credentials: pause the account, keep the delivery unknown."""
+        with transaction(self.sessions) as session:
+            delivery = session.get(Delivery, delivery_id, with_for_update=True)
+            if delivery is not None and delivery.state == State.UNKNOWN:
+                delivery.updated_at = now
+                delivery.lease_owner = None
+                delivery.lease_until = None
+            self._pause_account(session, account, message, now)
+
+    def _pause_account(self, session: Session, name: str, message: str, now: datetime) -> None:
+        """Pause ``name`` and hold what waits to be sent on it."""
+        account = self._account(session, name)
         account.paused = True
         account.paused_reason = message
         account.paused_at = now
         log.error(
             "account paused: its credentials no longer work; renew them, then run "
             "`relais accounts resume %s`",
-            delivery.account,
-            extra=fields(account=delivery.account, reason=message),
+            name,
+            extra=fields(account=name, reason=message),
         )
-        change_state(
-            session, delivery, State.HELD, actor=self.owner, now=now,
-            reason=f"account paused: {message}", level=logging.WARNING,
-        )  # fmt: skip
         waiting = session.scalars(
             select(Delivery).where(
-                Delivery.account == delivery.account,
+                Delivery.account == name,
                 Delivery.state.in_([State.SCHEDULED, State.RETRY_WAIT]),
             )
         ).all()

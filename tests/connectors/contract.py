@@ -58,6 +58,9 @@ class PlatformCase:
     # Extra fields some platforms need on every post (e.g. a title for YouTube).
     title: str | None = "Goûter de l'Escalade"
     notes: dict[str, str] = field(default_factory=dict)
+    # The lookup after a lost answer needs no credentials (YouTube asks the noted upload
+    # session, whose URI is enough): dead credentials cannot stop it finding the item.
+    finds_without_credentials: bool = False
 
 
 def png_bytes(width: int = 8, height: int = 8) -> bytes:

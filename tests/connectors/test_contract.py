@@ -104,6 +104,28 @@ def test_dead_credentials_pause_the_account(
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_dead_credentials_during_reconciliation_raise_auth_expired(
+    case: PlatformCase, tmp_path: Path, clock: FakeClock
+) -> None:
+    """``Connector.find``'s contract: dead credentials are AuthExpired (dispatch pauses the
+    account and looks again after it is resumed), never retried forever as Retryable."""
+    connector, fake = case.build(tmp_path, clock)
+    post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
+    fake.fail_next_create("ambiguous")
+    with pytest.raises(Ambiguous):
+        connector.publish(post)
+    fake.expire_credentials()
+    clock.advance(minutes=3)
+    if case.finds_without_credentials:
+        found = connector.find(post)
+        assert found is not None and found.platform_id == str(fake.created()[0]["id"])
+        return
+    with pytest.raises(AuthExpired) as raised:
+        connector.find(post)
+    assert raised.value.message
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_an_over_long_text_is_refused_offline_with_its_count(
     case: PlatformCase, tmp_path: Path, clock: FakeClock
 ) -> None:

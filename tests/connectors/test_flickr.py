@@ -259,14 +259,17 @@ def test_a_5xx_on_upload_is_ambiguous(tmp_path: Path, clock: FakeClock, created:
     assert len(fake.created()) == int(created)
 
 
-def test_a_failed_search_is_retryable_in_find_and_publish(tmp_path: Path, clock: FakeClock) -> None:
+def test_a_failed_search_is_retryable_and_dead_credentials_pause_in_find_too(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     connector, fake = build_connector(tmp_path, clock)
     item = post(tmp_path, clock)
     fake.fail_next_call("flickr.photos.search", 105, "Service currently unavailable")
     with pytest.raises(Retryable):
         connector.find(item)
     fake.expire_credentials()
-    with pytest.raises(Retryable, match="cannot ask Flickr now"):
+    # Connector.find's contract: dead credentials pause the account, in find as in publish.
+    with pytest.raises(AuthExpired, match="Invalid auth token"):
         connector.find(item)
     with pytest.raises(AuthExpired, match="Invalid auth token"):
         connector.publish(item)

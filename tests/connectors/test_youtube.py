@@ -211,6 +211,22 @@ def test_an_expired_session_whose_video_exists_is_found_in_the_uploads(
     assert found is not None and found.platform_id == fake.created()[0]["id"]
 
 
+def test_dead_credentials_during_reconciliation_pause_the_account(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    """The session is gone, so only the channel's uploads can tell: with a revoked grant,
+    find raises AuthExpired (Connector.find's contract), not a Retryable forever."""
+    post = video_post(tmp_path, clock)
+    fake.fail_next_create("ambiguous")
+    with pytest.raises(Exception, match="upload session is noted"):
+        connector_for(fake, tmp_path, clock).publish(post)
+    restarted = connector_for(fake, tmp_path, clock)  # a new daemon: no access token yet
+    fake.expire_sessions()
+    fake.expire_credentials()
+    with pytest.raises(AuthExpired, match="relais accounts resume youtube"):
+        restarted.find(post)
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 

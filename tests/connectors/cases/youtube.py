@@ -43,4 +43,10 @@ def build(tmp_path: Path, clock: FakeClock) -> tuple[YouTubeConnector, YouTubeFa
     return connector_for(fake, tmp_path, clock), fake
 
 
-CASE = PlatformCase(name="youtube", kinds=("video",), max_text_length=5000, build=build)
+CASE = PlatformCase(
+    name="youtube",
+    kinds=("video",),
+    max_text_length=5000,
+    build=build,
+    finds_without_credentials=True,
+)

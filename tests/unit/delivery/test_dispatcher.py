@@ -185,6 +185,45 @@ def test_an_unknown_delivery_not_found_goes_to_a_person(
     assert len(platform.sent) == 1
 
 
+def test_dead_credentials_during_reconciliation_pause_the_account_and_keep_looking(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    """Connector.find raising AuthExpired: the account is paused (a person renews the
+    credentials), the delivery stays unknown, and is looked for again once resumed."""
+    platform.answers = [Ambiguous("connection reset")]
+    delivery_id = queue_delivery(scripted)
+    dispatcher(scripted).run_due()
+
+    asked: list[str] = []
+
+    def token_dead(outgoing):  # type: ignore[no-untyped-def]
+        asked.append(outgoing.delivery_id)
+        raise AuthExpired("the access token no longer works")
+
+    platform.find = token_dead  # type: ignore[method-assign]
+    clock.advance(minutes=3)
+    dispatcher(scripted).run_due()
+    delivery = delivery_state(scripted, delivery_id)
+    assert delivery.state == "unknown" and delivery.lease_owner is None
+    with transaction(scripted.sessions) as session:
+        account = session.get(AccountState, "facebook")
+        assert account is not None and account.paused
+        assert account.paused_reason == "the access token no longer works"
+    clock.advance(hours=1)
+    dispatcher(scripted).run_due()
+    assert asked == [delivery_id]  # paused: nobody asks the platform meanwhile
+    assert delivery_state(scripted, delivery_id).state == "unknown"
+
+    del platform.find  # the credentials were renewed
+    platform.on_platform[delivery_id] = Published(platform_id="found-1")
+    resume_account(scripted.sessions, clock, "facebook", by="ops", placement=scripted.placement())
+    clock.advance(minutes=3)
+    dispatcher(scripted).run_due()
+    delivery = delivery_state(scripted, delivery_id)
+    assert (delivery.state, delivery.platform_id) == ("published", "found-1")
+    assert len(platform.sent) == 1
+
+
 def test_a_connector_bug_is_treated_as_ambiguous(
     scripted: App, platform: ScriptedConnector
 ) -> None:

@@ -47,6 +47,7 @@ from connectors.graph import (
     lookup_error,
     publish_error,
 )
+from connectors.handover import Confirmation, HandedOver, Liveness
 from scheduler.clock import Clock, ensure_utc
 from scheduler.durations import Duration
 
@@ -57,6 +58,7 @@ MAX_MESSAGE = 63206
 SCHEDULE_MIN_AHEAD = timedelta(minutes=10)
 SCHEDULE_MAX_AHEAD = timedelta(days=29)
 SENT_AT_NOTE = "facebook.first_sent_at"
+SCHEDULED_NOTE = "facebook.scheduled_for"
 # Slack for the clocks of this server and Meta's when matching created_time.
 CLOCK_SKEW = timedelta(minutes=5)
 _PAGES_SEARCHED = 5
@@ -160,41 +162,39 @@ class FacebookPageConnector:
         client = self._publishing_client()
         now = ensure_utc(self.clock.now())
         due = ensure_utc(outgoing.due_at)
-        schedule_at = due if due - now >= SCHEDULE_MIN_AHEAD else None
+        scheduling = due - now >= SCHEDULE_MIN_AHEAD
         if outgoing.notes.get(SENT_AT_NOTE) is None:
             outgoing.notes.put(SENT_AT_NOTE, now.isoformat())
-        timing: dict[str, str | int] = {}
-        if schedule_at is not None:
-            timing = {"published": "false", "scheduled_publish_time": int(schedule_at.timestamp())}
         message = self.render(outgoing).text
         page = self.options.page_id
         if outgoing.media and outgoing.media[0].mime_type.startswith("video/"):
             video = outgoing.media[0]
-            data: dict[str, str | int] = {"description": message, **timing}
+            data: dict[str, str | int] = {"description": message}
             if outgoing.title:
                 data["title"] = outgoing.title
             with video.path.open("rb") as source:
                 answer = self._call(
                     "uploading the video", creating=True,
                     call=lambda: client.post(
-                        f"{page}/videos", data,
+                        f"{page}/videos", {**data, **self._timing(outgoing, scheduling)},
                         files={"source": (video.path.name, source, video.mime_type)},
                         base=self.options.video_api_base, timeout=self.options.upload_timeout,
                     ),
                 )  # fmt: skip
             video_id = str(answer["id"])
-            return Published(platform_id=video_id, url=self._video_url(video_id))
-        data = {"message": message, **timing}
+            return self._result(outgoing, video_id, self._video_url(video_id))
+        data = {"message": message}
         if outgoing.link and not outgoing.media:
             data["link"] = outgoing.link
         for index, item in enumerate(outgoing.media):
-            photo_id = self._upload_photo(client, item, temporary=schedule_at is not None)
+            photo_id = self._upload_photo(client, item, temporary=scheduling)
             data[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+        # The time is checked after the uploads, right before the create call.
+        data.update(self._timing(outgoing, scheduling))
         try:
             answer = self._call(
                 "creating the post", creating=True,
-                call=lambda: client.post(f"{page}/feed", data),
-                duplicate_ok=True,
+                call=lambda: client.post(f"{page}/feed", data), duplicate_ok=True,
             )  # fmt: skip
         except _Duplicate as duplicate:
             found = self.find(outgoing)
@@ -206,7 +206,70 @@ class FacebookPageConnector:
             )
             return found
         post_id = str(answer["id"])
-        return Published(platform_id=post_id, url=f"https://www.facebook.com/{post_id}")
+        return self._result(outgoing, post_id, f"https://www.facebook.com/{post_id}")
+
+    def _timing(self, outgoing: Outgoing, scheduling: bool) -> dict[str, str | int]:
+        """The schedule fields, computed just before the create call: Meta refuses a
+        ``scheduled_publish_time`` less than 10 minutes ahead (Pages API, posts guide)
+        as a permanent error, and media uploads may have taken that long."""
+        if not scheduling:
+            if outgoing.notes.get(SCHEDULED_NOTE):
+                outgoing.notes.put(SCHEDULED_NOTE, "")  # an earlier attempt scheduled it
+            return {}
+        now = ensure_utc(self.clock.now())
+        due = ensure_utc(outgoing.due_at)
+        if due - now < SCHEDULE_MIN_AHEAD:
+            # Too late to schedule; published at its time rather than early.
+            raise Retryable(
+                "the uploads took until less than 10 minutes before the post's time, too "
+                "late for Facebook's own scheduling; it is sent at its time instead",
+                retry_after=max(due - now, timedelta(0)),
+            )
+        outgoing.notes.put(SCHEDULED_NOTE, due.isoformat())
+        return {"published": "false", "scheduled_publish_time": int(due.timestamp())}
+
+    def _result(self, outgoing: Outgoing, platform_id: str, url: str) -> Published:
+        scheduled = outgoing.notes.get(SCHEDULED_NOTE)
+        if not scheduled:
+            return Published(platform_id=platform_id, url=url)
+        return HandedOver(
+            platform_id=platform_id, url=url, live_at=datetime.fromisoformat(scheduled)
+        )
+
+    def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation:
+        """Live when Facebook says the post (``is_published``) or video (``published``) is
+        published (Graph API reference: Page Post, Video)."""
+        try:
+            client = self._client()
+        except MissingCredential as error:
+            raise Retryable(str(error)) from error
+        video = bool(outgoing.media) and outgoing.media[0].mime_type.startswith("video/")
+        flag = "published" if video else "is_published"
+        try:
+            node = client.get(platform_id, {"fields": f"id,{flag},permalink_url"})
+        except GraphError as error:
+            if error.code == 100:  # "does not exist, cannot be loaded": deleted
+                return Confirmation(
+                    liveness=Liveness.NOT_LIVE,
+                    reason=f"{platform_id} is no longer on the Page (deleted there?); "
+                    "`relais retry` sends it again",
+                )
+            raise lookup_error(
+                error, account=self.account, doing="reading the post", now=self.clock.now()
+            ) from error
+        except GraphTransportError as error:
+            raise lookup_error(
+                error, account=self.account, doing="reading the post", now=self.clock.now()
+            ) from error
+        if node.get(flag):
+            url = (
+                self._video_url(platform_id) if video else f"https://www.facebook.com/{platform_id}"
+            )
+            return Confirmation(liveness=Liveness.LIVE, url=url)
+        return Confirmation(
+            liveness=Liveness.PENDING,
+            reason=f"Facebook has not published {platform_id} yet",
+        )
 
     def find(self, outgoing: Outgoing) -> Published | None:
         sent = outgoing.notes.get(SENT_AT_NOTE)
@@ -224,7 +287,8 @@ class FacebookPageConnector:
                 if _created(video) < since:
                     break
                 if str(video.get("description", "")).strip() == message:
-                    return Published(platform_id=str(video["id"]), url=self._video_url(video["id"]))
+                    video_id = str(video["id"])
+                    return self._result(outgoing, video_id, self._video_url(video_id))
             return None
         for edge in ("published_posts", "scheduled_posts"):
             for post in self._recent(client, f"{page}/{edge}", "id,message,created_time"):
@@ -232,7 +296,7 @@ class FacebookPageConnector:
                     break
                 if str(post.get("message", "")).strip() == message:
                     post_id = str(post["id"])
-                    return Published(platform_id=post_id, url=f"https://www.facebook.com/{post_id}")
+                    return self._result(outgoing, post_id, f"https://www.facebook.com/{post_id}")
         return None
 
     # -- helpers -----------------------------------------------------------------------

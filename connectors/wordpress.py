@@ -43,7 +43,8 @@ from connectors.base import (
     parse_options,
 )
 from connectors.credentials import MissingCredential
-from connectors.errors import AuthExpired, PublishError
+from connectors.errors import Ambiguous, AuthExpired, Permanent, PublishError, Retryable
+from connectors.handover import Confirmation, HandedOver, Liveness
 from connectors.wordpress_api import (
     NewPost,
     UploadedMedia,
@@ -176,6 +177,37 @@ class WordPressConnector:
         found = self._client_or_pause().post_by_slug(slug_for(outgoing))
         return _published(found) if found is not None else None
 
+    def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation:
+        """Live when the post's status is ``publish`` (REST API, posts: status)."""
+        try:
+            post = self._client().post_by_id(int(platform_id))
+        except MissingCredential as error:
+            raise Retryable(str(error)) from error
+        except (AuthExpired, Permanent, Ambiguous) as error:
+            raise Retryable(error.message) from error
+        if post is None:
+            return Confirmation(
+                liveness=Liveness.NOT_LIVE,
+                reason=f"post {platform_id} is no longer on the blog (deleted there?); "
+                "`relais retry` publishes it again",
+            )
+        if post.status == "publish":
+            return Confirmation(liveness=Liveness.LIVE, url=post.link or None)
+        if post.status == "future":
+            # WordPress publishes future posts from WP-Cron, run by page loads: a blog with
+            # few visits or DISABLE_WP_CRON without a system cron "misses" the schedule.
+            return Confirmation(
+                liveness=Liveness.PENDING,
+                reason=f"WordPress has not published post {platform_id} at its time (a "
+                "missed schedule: WP-Cron did not run; make the blog's cron run, e.g. a "
+                "system cron calling wp-cron.php, or publish it in the dashboard)",
+            )
+        return Confirmation(
+            liveness=Liveness.NOT_LIVE,
+            reason=f"post {platform_id} is {post.status} on the blog, not published (a "
+            "person changed it there?)",
+        )
+
     # -- steps -----------------------------------------------------------------------
 
     def _client(self) -> WordPressClient:
@@ -237,6 +269,7 @@ class WordPressConnector:
 
 
 def _published(post: WordPressPost) -> Published:
+    """A future post is in WordPress' own schedule: handed over until seen published."""
     url = post.link
     # A future post's link is /?p=ID until it goes out; its permalink is already known.
     if post.status == "future" and post.permalink_template and post.slug:
@@ -244,6 +277,8 @@ def _published(post: WordPressPost) -> Published:
             if placeholder in post.permalink_template:
                 url = post.permalink_template.replace(placeholder, post.slug)
                 break
+    if post.status == "future" and post.date_gmt is not None:
+        return HandedOver(platform_id=str(post.id), url=url or None, live_at=post.date_gmt)
     return Published(platform_id=str(post.id), url=url or None)
 
 

@@ -117,6 +117,7 @@ class WordPressPost:
     status: str
     link: str
     permalink_template: str | None = None
+    date_gmt: datetime | None = None  # aware UTC
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,6 +188,17 @@ class WordPressClient:
             if item.get("slug") == slug:
                 return _post(item)
         return None
+
+    def post_by_id(self, post_id: int) -> WordPressPost | None:
+        """The post in any status, or None when WordPress no longer has it
+        (``rest_post_invalid_id``, as trashed-and-emptied or deleted posts answer)."""
+        try:
+            body = self._call("GET", f"/wp/v2/posts/{post_id}", params={"context": "edit"})
+        except WordPressRefusal as refusal:
+            if refusal.code == "rest_post_invalid_id":
+                return None
+            raise
+        return _post(body)
 
     def find_term(self, taxonomy: Taxonomy, name: str) -> int | None:
         """The id of the term named ``name`` (as WordPress compares names: case-insensitive)."""
@@ -418,12 +430,15 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def _post(body: Any) -> WordPressPost:
     template = body.get("permalink_template")
+    date = body.get("date_gmt")
     return WordPressPost(
         id=int(body["id"]),
         slug=str(body.get("slug", "")),
         status=str(body.get("status", "")),
         link=str(body.get("link", "")),
         permalink_template=str(template) if template else None,
+        # The REST API gives date_gmt without a zone: it is UTC.
+        date_gmt=datetime.fromisoformat(date).replace(tzinfo=UTC) if date else None,
     )
 
 

@@ -48,6 +48,7 @@ from connectors.errors import (
     PublishError,
     Retryable,
 )
+from connectors.handover import Confirmation, HandedOver, Liveness
 from connectors.http import lost_answer
 from connectors.youtube_upload import (
     CHUNK_UNIT,
@@ -78,6 +79,18 @@ REAUTHORISE = (
     "any saved copy under the state folder's tokens/{account}/, then run "
     "`relais accounts resume {account}`"
 )
+# "All videos uploaded via the videos.insert endpoint from unverified API projects created
+# after 28 July 2020 will be restricted to private viewing mode. To lift this restriction,
+# each API project must undergo an audit" (YouTube Data API reference, videos.insert;
+# revision history, 28 July 2020; the audit form is YouTube API Services' own).
+PRIVATE_LOCK = (
+    "YouTube keeps uploads of this Google Cloud project private: videos uploaded through an "
+    "API project that YouTube has not audited are locked private. Request the audit with "
+    "the YouTube API Services audit and quota extension form "
+    "(https://support.google.com/youtube/contact/yt_api_form) for the project of this "
+    "account's OAuth client; once it passes, make the video public in YouTube Studio"
+)
+PUBLISH_AT_NOTE = "youtube.publish_at"
 _Result = TypeVar("_Result")
 
 
@@ -201,7 +214,52 @@ class YouTubeConnector:
             )
         channel = items[0]
         title = channel.get("snippet", {}).get("title", "")
-        return Verdict(ok=True, message=f"uploads to channel '{title}' (id {channel['id']})")
+        message = f"uploads to channel '{title}' (id {channel['id']})"
+        try:
+            locked = None if self.options.privacy == "private" else self._locked_upload()
+        except PublishError as error:
+            return Verdict(ok=True, message=f"{message}; could not read its uploads: {error}")
+        if locked is not None:
+            return Verdict(
+                ok=False,
+                message=f"{message}, but its newest processed upload ({locked}) is locked "
+                f"private with no publication time. {PRIVATE_LOCK}. (If a person made that "
+                "video private, ignore this.)",
+            )
+        return Verdict(ok=True, message=message)
+
+    def _locked_upload(self) -> str | None:
+        """The newest processed upload, when it is private with no publication time: how
+        YouTube's lock on an unaudited project shows through the API (there is no field
+        for the lock itself)."""
+
+        def newest(api: Any) -> Mapping[str, Any] | None:
+            channels = api.channels().list(part="contentDetails", mine=True).execute()
+            for channel in channels.get("items", []):
+                uploads = channel["contentDetails"]["relatedPlaylists"]["uploads"]
+                page = (
+                    api.playlistItems()
+                    .list(part="snippet", playlistId=uploads, maxResults=5)
+                    .execute()
+                )
+                ids = [item["snippet"]["resourceId"]["videoId"] for item in page.get("items", [])]
+                if not ids:
+                    return None
+                videos = api.videos().list(part="status", id=",".join(ids)).execute()
+                by_id = {video["id"]: video for video in videos.get("items", [])}
+                for video_id in ids:  # newest first
+                    video = by_id.get(video_id)
+                    if video and video["status"].get("uploadStatus") == "processed":
+                        return dict(video)
+            return None
+
+        video = self._call(newest)
+        if video is None:
+            return None
+        status = video["status"]
+        if status.get("privacyStatus") == "private" and not status.get("publishAt"):
+            return str(video["id"])
+        return None
 
     def publish(self, outgoing: Outgoing) -> Published:
         try:
@@ -209,7 +267,7 @@ class YouTubeConnector:
         except MissingCredential as error:
             raise AuthExpired(str(error)) from error
         assert video is not None
-        return self._finish(outgoing, video)
+        return self._handed_over_or_published(outgoing, self._finish(outgoing, video))
 
     def find(self, outgoing: Outgoing) -> Published | None:
         if outgoing.notes.get(VIDEO_NOTE) is None and outgoing.notes.get(SESSION_NOTE) is None:
@@ -218,7 +276,9 @@ class YouTubeConnector:
         # give up on an upload that may be half done.
         try:
             video = self._uploaded(outgoing, resume_only=True)
-            return None if video is None else self._finish(outgoing, video)
+            if video is None:
+                return None
+            return self._handed_over_or_published(outgoing, self._finish(outgoing, video))
         except MissingCredential as error:
             raise AuthExpired(str(error)) from error
         except Ambiguous as error:
@@ -238,6 +298,9 @@ class YouTubeConnector:
                 raise Permanent(f"{item.path} is missing from relais' media store")
         ids = _ids(outgoing)
         body = self._metadata(outgoing)
+        publish_at = body["status"].get("publishAt")
+        if publish_at is not None and outgoing.notes.get(PUBLISH_AT_NOTE) is None:
+            outgoing.notes.put(PUBLISH_AT_NOTE, publish_at)
         started = {"session": False}
 
         def upload(api: Any) -> Mapping[str, Any] | None:
@@ -288,6 +351,35 @@ class YouTubeConnector:
             outgoing.notes.put(VIDEO_NOTE, str(video["id"]))
             self._warn_if_locked_private(outgoing, video, body)
         return video
+
+    def _handed_over_or_published(self, outgoing: Outgoing, result: Published) -> Published:
+        """A video uploaded with ``publishAt`` is in YouTube's schedule, not live."""
+        if outgoing.notes.get(PUBLISH_AT_NOTE) is None:
+            return result
+        return HandedOver(
+            platform_id=result.platform_id, url=result.url, live_at=ensure_utc(outgoing.due_at)
+        )
+
+    def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation:
+        """Live: public and processed (``status.uploadStatus``, whose values the discovery
+        document google-api-python-client ships lists: uploaded, processed, failed,
+        rejected, deleted)."""
+        try:
+            answer = self._call(
+                lambda api: api.videos().list(part="status", id=platform_id).execute()
+            )
+        except MissingCredential as error:
+            raise Retryable(str(error)) from error
+        except (Ambiguous, AuthExpired, Permanent) as error:
+            raise Retryable(error.message) from error
+        items = answer.get("items") or []
+        if not items:
+            return Confirmation(
+                liveness=Liveness.NOT_LIVE,
+                reason=f"video {platform_id} is no longer on the channel (deleted in YouTube "
+                "Studio?); `relais retry` uploads it again",
+            )
+        return _liveness(platform_id, items[0].get("status") or {})
 
     def _metadata(self, outgoing: Outgoing) -> dict[str, Any]:
         snippet: dict[str, Any] = {
@@ -467,6 +559,38 @@ class YouTubeConnector:
         current = secrets.find("refresh_token")
         if current is not None and current.reveal() != credentials.refresh_token:
             secrets.save("refresh_token", Secret(credentials.refresh_token))
+
+
+def _liveness(video_id: str, status: Mapping[str, Any]) -> Confirmation:
+    upload = status.get("uploadStatus")
+    if upload == "rejected":
+        return Confirmation(
+            liveness=Liveness.NOT_LIVE,
+            reason=f"YouTube rejected video {video_id} after processing "
+            f"({status.get('rejectionReason', 'no reason given')}); see YouTube Studio",
+        )
+    if upload in ("failed", "deleted"):
+        why = status.get("failureReason", upload)
+        return Confirmation(
+            liveness=Liveness.NOT_LIVE,
+            reason=f"YouTube could not process video {video_id} ({why}); check the file, "
+            "then `relais retry` uploads it again",
+        )
+    privacy = status.get("privacyStatus")
+    if privacy == "public" and upload == "processed":
+        return Confirmation(
+            liveness=Liveness.LIVE, url=f"https://www.youtube.com/watch?v={video_id}"
+        )
+    if privacy == "public" or status.get("publishAt"):
+        return Confirmation(
+            liveness=Liveness.PENDING,
+            reason=f"YouTube has not finished with video {video_id} (upload {upload}, {privacy})",
+        )
+    if upload == "processed":
+        return Confirmation(liveness=Liveness.NOT_LIVE, reason=f"video {video_id}: {PRIVATE_LOCK}")
+    return Confirmation(
+        liveness=Liveness.PENDING, reason=f"YouTube is still processing video {video_id}"
+    )
 
 
 def _set_thumbnail(api: Any, video_id: str, image: MediaItem) -> str:

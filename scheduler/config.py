@@ -141,6 +141,11 @@ class DispatchConfig(_Strict):
     runs."""
     reconcile_after: Duration = timedelta(minutes=2)
     """An interrupted send is looked up on the platform after this."""
+    confirm_after: Duration = timedelta(minutes=15)
+    """A post handed to a platform's own scheduling (Facebook, YouTube, WordPress) is looked
+    at this long after its time, then again every as long while it is not live yet."""
+    confirm_within: Duration = timedelta(hours=6)
+    """Still not live this long after its time: a person is told."""
     shutdown_deadline: Duration = timedelta(seconds=20)
     """On SIGTERM, sends in flight get this long to finish."""
 

@@ -32,9 +32,11 @@ from connectors.errors import (
     RateLimited,
     Retryable,
 )
+from connectors.handover import HandedOver
 from scheduler.clock import Clock
 from scheduler.config import DispatchConfig
 from scheduler.db.models import AccountState, Attempt, Delivery
+from scheduler.delivery.confirmation import ConfirmationTiming, HandoverConfirmer
 from scheduler.delivery.notes import StoredNotes
 from scheduler.delivery.outgoing import outgoing_of
 from scheduler.delivery.retry import RetryPolicy
@@ -86,6 +88,18 @@ class Dispatcher:
         self.stopping = stopping or threading.Event()
         self.rules = rules or {}
         self.zone = zone
+        self.confirmer = HandoverConfirmer(
+            sessions=sessions,
+            clock=clock,
+            connectors=connectors,
+            timing=ConfirmationTiming(
+                confirm_after=settings.confirm_after, confirm_within=settings.confirm_within
+            ),
+            media_root=store.root,
+            notes=self._notes,
+            hold_account=self._hold_account_until,
+            owner=owner,
+        )
 
     # -- the cycle -------------------------------------------------------------------
 
@@ -94,6 +108,7 @@ class Dispatcher:
         self.promote_retries()
         self.reap()
         self.reconcile_unknown()
+        self.confirm_handed_over()
         handled = 0
         while not self.stopping.is_set():
             claim = self.claim_next()
@@ -136,6 +151,7 @@ class Dispatcher:
             )
             if limited is not None:
                 candidates.append(limited)
+            candidates.extend(self.confirmer.next_wake(session, blocked))
         return min(candidates) if candidates else None
 
     @staticmethod
@@ -192,6 +208,12 @@ class Dispatcher:
             ).all()
             for delivery in waiting:
                 change_state(session, delivery, State.SCHEDULED, actor=self.owner, now=now)
+
+    def confirm_handed_over(self) -> int:
+        """Look whether posts handed to a platform's own scheduling went live."""
+        with transaction(self.sessions) as session:
+            blocked = self._blocked_accounts(session, self.clock.now())
+        return self.confirmer.confirm_due(blocked)
 
     def owner_alive(self, owner: str) -> bool:
         return owner == self.owner or not self.exclusive
@@ -575,6 +597,17 @@ class Dispatcher:
         delivery.lease_owner = None
         delivery.lease_until = None
         self._account(session, delivery.account).last_success_at = now
+        if isinstance(result, HandedOver):
+            # In the platform's schedule: published once seen live (even when found by
+            # reconciliation after its time: scheduled is not live).
+            delivery.due_at = result.live_at
+            change_state(
+                session, delivery, State.HANDED_OVER, actor=self.owner, now=now,
+                reason=reason or f"in {delivery.account}'s own schedule for "
+                f"{result.live_at.isoformat()}",
+                platform_id=result.platform_id, url=result.url, attempt=attempt,
+            )  # fmt: skip
+            return
         change_state(
             session, delivery, State.PUBLISHED, actor=self.owner, now=now, reason=reason,
             platform_id=result.platform_id, url=result.url, attempt=attempt,

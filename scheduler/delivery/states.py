@@ -2,7 +2,9 @@
 
 ``claimed -> scheduled`` is safe (nothing left). ``sending`` is committed before the
 request leaves; after a crash or an ambiguous answer a delivery becomes ``unknown`` and
-is settled by reconciliation, never by sending again.
+is settled by reconciliation, never by sending again. A post given to the platform's own
+scheduling is ``handed_over`` until relais has seen it live (``published``) or learnt that
+it will not go live by itself (``needs_attention``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class State(StrEnum):
     SCHEDULED = "scheduled"
     CLAIMED = "claimed"
     SENDING = "sending"
+    HANDED_OVER = "handed_over"
     PUBLISHED = "published"
     RETRY_WAIT = "retry_wait"
     FAILED = "failed"
@@ -36,12 +39,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         {S.CLAIMED, S.HELD, S.MISSED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}
     ),
     S.CLAIMED: frozenset({S.SENDING, S.SCHEDULED, S.HELD, S.MISSED, S.RETRY_WAIT}),
-    S.SENDING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.HELD}),
+    S.SENDING: frozenset({S.PUBLISHED, S.HANDED_OVER, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.HELD}),
+    # Seen live, seen not to go live, or withdrawn from the platform's schedule.
+    S.HANDED_OVER: frozenset({S.PUBLISHED, S.NEEDS_ATTENTION, S.CANCELLED}),
     S.RETRY_WAIT: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
-    S.UNKNOWN: frozenset({S.PUBLISHED, S.NEEDS_ATTENTION}),
+    S.UNKNOWN: frozenset({S.PUBLISHED, S.HANDED_OVER, S.NEEDS_ATTENTION}),
     S.HELD: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
     # A person decides: it is there (published), it is not (retry: approved), or drop it.
-    S.NEEDS_ATTENTION: frozenset({S.PUBLISHED, S.CANCELLED, S.APPROVED}),
+    S.NEEDS_ATTENTION: frozenset({S.PUBLISHED, S.CANCELLED, S.APPROVED, S.HANDED_OVER}),
     S.PUBLISHED: frozenset(),
     S.FAILED: frozenset({S.APPROVED}),  # a person fixed the cause and sends it again
     S.MISSED: frozenset(),
@@ -52,7 +57,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 # Nothing has left for these: a re-dropped file may still change them, cancel withdraws them.
 UNSENT = frozenset({S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.RETRY_WAIT, S.HELD})
 # Something may have reached the platform: the post can no longer be edited.
-TOUCHED = frozenset({S.CLAIMED, S.SENDING, S.PUBLISHED, S.UNKNOWN, S.NEEDS_ATTENTION})
+TOUCHED = frozenset(
+    {S.CLAIMED, S.SENDING, S.HANDED_OVER, S.PUBLISHED, S.UNKNOWN, S.NEEDS_ATTENTION}
+)
 # Nothing more happens to these unless a person acts (re-drops, retries).
 FINAL = frozenset({S.PUBLISHED, S.FAILED, S.MISSED, S.CANCELLED, S.REJECTED})
 

@@ -30,6 +30,7 @@ SHOWN = (
     State.SCHEDULED,
     State.CLAIMED,
     State.SENDING,
+    State.HANDED_OVER,
     State.PUBLISHED,
     State.RETRY_WAIT,
     State.UNKNOWN,

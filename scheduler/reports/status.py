@@ -119,6 +119,8 @@ class Status:
     open_occurrences: tuple[OpenOccurrence, ...]
     daemons: tuple[LiveDaemon, ...] = ()  # by their heartbeat rows (PostgreSQL)
     queue_fault: QueueFault | None = None
+    # In a platform's own schedule (Facebook, YouTube, WordPress), not yet seen live.
+    handed_over: Listing = Listing(count=0, shown=())
 
     @property
     def oldest_overdue_age(self) -> timedelta | None:
@@ -279,6 +281,7 @@ def build_status(
             unknown=listing(State.UNKNOWN),
             needs_attention=listing(State.NEEDS_ATTENTION),
             held=listing(State.HELD),
+            handed_over=listing(State.HANDED_OVER),
             failed_recently=Listing(count=failed_count, shown=failed),
             next_due=_lines(session, State.SCHEDULED, Delivery.due_at >= cutoff),
             accounts=_accounts(session, accounts),
@@ -420,6 +423,11 @@ def render_status(status: Status, zone: ZoneInfo) -> str:
         ("needs attention", status.needs_attention, "relais list --state needs_attention"),
         ("unknown", status.unknown, "relais list --state unknown"),
         ("held", status.held, "relais list --state held"),
+        (
+            "handed over, in the platform's own schedule, not yet seen live",
+            status.handed_over,
+            "relais list --state handed_over",
+        ),
         ("failed in the last 24 hours", status.failed_recently, "relais list --state failed"),
     ):
         if listing.count:

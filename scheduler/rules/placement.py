@@ -32,6 +32,7 @@ OCCUPYING = (
     State.SCHEDULED,
     State.CLAIMED,
     State.SENDING,
+    State.HANDED_OVER,
     State.PUBLISHED,
     State.RETRY_WAIT,
     State.UNKNOWN,

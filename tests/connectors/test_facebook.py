@@ -18,6 +18,7 @@ from connectors.credentials import Secret
 from connectors.errors import Permanent, RateLimited, Retryable
 from connectors.facebook import FacebookPageConnector
 from connectors.graph import GraphClient, GraphError, publish_error
+from connectors.handover import HandedOver, Liveness
 from tests.connectors.cases.facebook import build_facebook
 from tests.connectors.contract import media_item, outgoing
 from tests.fakes.wsgi import ResetBeforeSending, WsgiAdapter, session_for
@@ -239,3 +240,50 @@ def test_find_without_a_send_note_asks_nothing(tmp_path: Path, clock: FakeClock)
     post = dataclasses.replace(outgoing("text", tmp_path, due_at=clock.now()), notes=MemoryNotes())
     assert connector.find(post) is None
     assert fake.requests == []
+
+
+# -- handed over, then seen live (or not) ------------------------------------------------------
+
+
+def test_a_scheduled_post_is_handed_over_and_live_once_facebook_published_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, _ = build_facebook(tmp_path, clock)
+    due = clock.now() + timedelta(hours=2)
+    post = outgoing("text", tmp_path, due_at=due)
+    answer = connector.publish(post)
+    assert isinstance(answer, HandedOver)
+    assert answer.live_at == due
+    assert connector.confirm(post, answer.platform_id).liveness == Liveness.PENDING
+    clock.advance(hours=2, minutes=15)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.LIVE
+    assert seen.url == f"https://www.facebook.com/{answer.platform_id}"
+
+
+def test_a_scheduled_post_deleted_on_the_page_is_not_live(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_facebook(tmp_path, clock)
+    post = outgoing("text", tmp_path, due_at=clock.now() + timedelta(hours=2))
+    answer = connector.publish(post)
+    fake.posts.clear()
+    clock.advance(hours=3)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE
+    assert seen.reason is not None and "no longer on the Page" in seen.reason
+
+
+def test_a_scheduled_video_is_handed_over_and_live_once_published(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, _ = build_facebook(tmp_path, clock)
+    post = outgoing("video", tmp_path, due_at=clock.now() + timedelta(hours=2))
+    answer = connector.publish(post)
+    assert isinstance(answer, HandedOver)
+    clock.advance(hours=3)
+    assert connector.confirm(post, answer.platform_id).liveness == Liveness.LIVE
+
+
+def test_a_post_due_now_is_not_handed_over(tmp_path: Path, clock: FakeClock) -> None:
+    connector, _ = build_facebook(tmp_path, clock)
+    answer = connector.publish(outgoing("text", tmp_path, due_at=clock.now()))
+    assert not isinstance(answer, HandedOver)

@@ -16,6 +16,7 @@ import requests
 from connectors.base import Outgoing
 from connectors.credentials import Secret, credentials_for
 from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
+from connectors.handover import HandedOver, Liveness
 from connectors.wordpress import WordPressConnector, content_html, excerpt_for, slug_for
 from connectors.wordpress_api import (
     NewPost,
@@ -504,3 +505,55 @@ def test_no_secret_reaches_logs_or_errors(
     )
     for part in APPLICATION_PASSWORD.split():
         assert part not in shown
+
+
+# -- handed over, then seen live (or not) ------------------------------------------------------
+
+
+def scheduled_post(tmp_path: Path, clock: FakeClock) -> Outgoing:
+    due = clock.now() + timedelta(hours=5)
+    return dataclasses.replace(post_of("text", tmp_path, clock), due_at=due)
+
+
+def test_a_future_post_is_handed_over_and_live_once_wordpress_publishes_it(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake, schedule_ahead="1d")
+    post = scheduled_post(tmp_path, clock)
+    answer = connector.publish(post)
+    assert isinstance(answer, HandedOver)
+    assert answer.live_at == post.due_at
+    assert connector.confirm(post, answer.platform_id).liveness == Liveness.PENDING
+    clock.advance(hours=5, minutes=15)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.LIVE
+    assert seen.url == f"{SITE}/{post.due_at:%Y/%m/%d}/{slug_for(post)}/"
+
+
+def test_a_missed_schedule_stays_pending_and_says_why(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    fake.cron_runs = False
+    connector = connect(tmp_path, clock, fake, schedule_ahead="1d")
+    post = scheduled_post(tmp_path, clock)
+    answer = connector.publish(post)
+    clock.advance(hours=6)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.PENDING
+    assert seen.reason is not None and "WP-Cron" in seen.reason
+
+
+def test_a_scheduled_post_unpublished_or_deleted_on_the_blog_is_not_live(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake, schedule_ahead="1d")
+    post = scheduled_post(tmp_path, clock)
+    answer = connector.publish(post)
+    fake.posts[int(answer.platform_id)]["status"] = "draft"
+    clock.advance(hours=6)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE
+    assert seen.reason is not None and "draft" in seen.reason
+    del fake.posts[int(answer.platform_id)]
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE

@@ -15,6 +15,7 @@ from googleapiclient.http import MediaFileUpload
 from connectors.base import AccountSettings, Outgoing, Published
 from connectors.credentials import credentials_for
 from connectors.errors import AuthExpired, Permanent, RateLimited, Retryable
+from connectors.handover import HandedOver, Liveness
 from connectors.youtube import YouTubeConnector
 from connectors.youtube_upload import (
     SESSION_NOTE,
@@ -440,3 +441,86 @@ def test_a_refused_connection_is_retried(tmp_path: Path, clock: FakeClock) -> No
     connector = YouTubeConnector(settings, clock, http=transport(5))
     with pytest.raises(Retryable):
         connector.publish(video_post(tmp_path, clock))
+
+
+# -- handed over, then seen live (or not) ------------------------------------------------------
+
+
+def test_a_video_scheduled_with_publish_at_is_handed_over_not_published(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    connector = connector_for(fake, tmp_path, clock)
+    due = clock.now() + timedelta(hours=6)
+    answer = connector.publish(video_post(tmp_path, clock, due_at=due))
+    assert isinstance(answer, HandedOver)
+    assert answer.live_at == due
+    assert answer.platform_id == fake.created()[0]["id"]
+
+
+def test_a_scheduled_video_public_and_processed_after_its_time_is_live(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    assert connector.confirm(post, answer.platform_id).liveness == Liveness.PENDING
+    clock.advance(hours=6, minutes=15)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.LIVE
+    assert seen.url == f"https://www.youtube.com/watch?v={answer.platform_id}"
+
+
+def test_the_private_lock_of_an_unaudited_project_goes_to_a_person_with_the_audit_steps(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    fake.lock_uploads_private = True
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    clock.advance(hours=6, minutes=15)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE
+    assert seen.reason is not None
+    assert "private" in seen.reason
+    assert "audit" in seen.reason
+    assert "https://support.google.com/youtube/contact/yt_api_form" in seen.reason
+
+
+def test_a_video_rejected_after_processing_is_not_live_with_youtubes_reason(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    fake.reject_next_upload("duplicate")
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    clock.advance(hours=6, minutes=15)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE
+    assert seen.reason is not None and "rejected" in seen.reason and "duplicate" in seen.reason
+
+
+def test_a_deleted_video_is_not_live(tmp_path: Path, clock: FakeClock, fake: YouTubeFake) -> None:
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    fake.videos.clear()
+    clock.advance(hours=7)
+    seen = connector.confirm(post, answer.platform_id)
+    assert seen.liveness == Liveness.NOT_LIVE
+    assert seen.reason is not None and "no longer on the channel" in seen.reason
+
+
+def test_accounts_check_says_when_this_projects_uploads_stay_private(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    connector.publish(post)
+    clock.advance(hours=7)
+    assert connector.verify().ok
+    fake.lock_uploads_private = True
+    connector.publish(video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6)))
+    clock.advance(hours=7)
+    verdict = connector.verify()
+    assert not verdict.ok
+    assert "locked private" in verdict.message and "audit" in verdict.message

@@ -35,7 +35,9 @@ _TIME = "%Y-%m-%dT%H:%M:%S+0000"
 _FIELDS: dict[str, frozenset[str]] = {
     "page": frozenset({"id", "name", "category", "link", "fan_count"}),
     "post": frozenset({"id", "message", "created_time", "permalink_url", "is_published"}),
-    "video": frozenset({"id", "description", "title", "created_time", "permalink_url"}),
+    "video": frozenset(
+        {"id", "description", "title", "created_time", "permalink_url", "published"}
+    ),
     "ig_user": frozenset({"id", "username", "name", "media_count"}),
     "container": frozenset({"id", "status_code", "status", "copyright_check_status"}),
     "media": frozenset({"id", "caption", "timestamp", "permalink", "media_type", "username"}),
@@ -523,6 +525,27 @@ class GraphFake:
             if container["polls_left"] > 0:
                 container["polls_left"] -= 1
             return _ok(_pick(answer, fields))
+        for post in self.posts:
+            if post["id"] == node:
+                # Page Post reference: is_published, permalink_url.
+                self._owner(token, self.page_token)
+                fields = self._fields(params, "post", "Post", default="id,created_time")
+                shown = {
+                    **_shown(post),
+                    "is_published": self._is_published(post),
+                    "permalink_url": f"https://www.facebook.com/{post['id']}",
+                }
+                return _ok(_pick(shown, fields))
+        for video in self.videos:
+            if video["id"] == node:
+                self._owner(token, self.page_token)
+                fields = self._fields(params, "video", "Video", default="id")
+                shown = {
+                    **_shown(video),
+                    "published": self._is_published(video),
+                    "permalink_url": f"/{self.page_id}/videos/{video['id']}/",
+                }
+                return _ok(_pick(shown, fields))
         for item in self.media:
             if item["id"] == node:
                 self._owner(token, self.ig_token)

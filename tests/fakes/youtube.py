@@ -21,7 +21,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -147,6 +147,14 @@ class YouTubeFake:
         self.requests: list[tuple[str, str]] = []
         self.quota_exceeded = False
         self.rotate_refresh_tokens = False
+        # YouTube processes an upload before it can be public ("uploaded", then "processed").
+        self.processing_time = timedelta(minutes=5)
+        # "All videos uploaded via the videos.insert endpoint from unverified API projects
+        # created after 28 July 2020 will be restricted to private viewing mode" (YouTube
+        # Data API, videos.insert); users see the lock arrive after the upload
+        # (tokland/youtube-upload#306): private, its publishAt gone.
+        self.lock_uploads_private = False
+        self._rejection: str | None = None
         self._fail_next: str | GoogleError | None = None
         self._fail_next_chunk: int | None = None
         self._lose_next_chunk_answer = False
@@ -188,6 +196,10 @@ class YouTubeFake:
         """The first chunk is stored, then its answer waits for ``release``."""
         self._hold = True
 
+    def reject_next_upload(self, reason: str) -> None:
+        """The next video is rejected once processed (``status.rejectionReason``)."""
+        self._rejection = reason
+
     def expire_sessions(self) -> None:
         for session in self.sessions.values():
             session.expired = True
@@ -205,6 +217,7 @@ class YouTubeFake:
     def handle(self, request: Request) -> Response:
         with self._lock:
             self.requests.append((request.method, request.path))
+            self.advance()
         if request.path == "/token":
             return self.token(request)
         if request.method == "PUT" and request.path == "/upload/youtube/v3/videos":
@@ -501,9 +514,35 @@ class YouTubeFake:
             "snippet": snippet,
             "status": status,
             "bytes": bytes(session.received),
+            "processed_at": self.clock() + self.processing_time,
+            "rejection": self._rejection,
         }
+        self._rejection = None
         session.video_id = video_id
         self.videos.append(video)
+
+    def advance(self) -> None:
+        """What YouTube does on its own as time passes: processing, locks, publishAt."""
+        now = self.clock()
+        for video in self.videos:
+            status = video["status"]
+            if status["uploadStatus"] == "uploaded" and now >= video["processed_at"]:
+                if video["rejection"]:
+                    status["uploadStatus"] = "rejected"
+                    status["rejectionReason"] = video["rejection"]
+                else:
+                    status["uploadStatus"] = "processed"
+                if self.lock_uploads_private:
+                    status["privacyStatus"] = "private"
+                    status.pop("publishAt", None)
+            publish_at = status.get("publishAt")
+            if (
+                publish_at
+                and status["uploadStatus"] == "processed"
+                and datetime.fromisoformat(publish_at.replace("Z", "+00:00")) <= now
+            ):
+                status["privacyStatus"] = "public"
+                del status["publishAt"]
 
     # -- the other methods ---------------------------------------------------------------
 

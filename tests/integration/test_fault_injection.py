@@ -59,7 +59,8 @@ from tests.fakes.x import XFake
 from tests.support import START, FakeClock, make_app, queue_delivery
 
 ACCOUNTS = ("blog", "x", "facebook")
-OPEN_STATES = ("claimed", "sending", "scheduled", "retry_wait", "unknown")
+# handed_over: in the platform's own schedule, open until seen live.
+OPEN_STATES = ("claimed", "sending", "scheduled", "retry_wait", "unknown", "handed_over")
 # Far more wake-ups than any run needs; reaching it means dispatch never settles.
 MAX_WAKES = 2_000
 # run_due() calls in a row that neither change a delivery nor move the clock.

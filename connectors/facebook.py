@@ -37,7 +37,7 @@ from connectors.base import (
     parse_options,
 )
 from connectors.credentials import MissingCredential
-from connectors.errors import AuthExpired, Permanent
+from connectors.errors import AuthExpired, Permanent, Retryable
 from connectors.graph import (
     DEFAULT_API_BASE,
     DUPLICATE_POST,

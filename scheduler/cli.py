@@ -17,8 +17,15 @@ from scheduler.app import App, build_app, default_config_path
 from scheduler.config import Config, ConfigError, load_config
 from scheduler.delivery.editor import Decision, SelectionError
 from scheduler.delivery.states import State
+from scheduler.intake.file_names import shown_lines
 from scheduler.logs import configure_logging
 from scheduler.service.instance_lock import AlreadyRunning
+
+
+def echo(message: str, *, nl: bool = True, err: bool = False) -> None:
+    """click.echo, with control characters escaped: names and texts come from post files,
+    and an escape sequence in one must not reach the terminal raw."""
+    click.echo(shown_lines(message), nl=nl, err=err)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -54,7 +61,7 @@ def _report_decisions(decide: Callable[[], Sequence[Decision]]) -> None:
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
     for decision in decisions:
-        click.echo(
+        echo(
             f"{decision.delivery_id[:8]}  {decision.post_key} -> {decision.account}: "
             f"{decision.note}"
         )
@@ -121,7 +128,7 @@ def check(ctx: click.Context, files: Sequence[Path]) -> None:
         for path in with_progress(list(files), what="checking")
         for report in check_files([path], config=config, connectors=connectors, now=now)
     ]
-    click.echo(render_reports(reports, config.zone), nl=False)
+    echo(render_reports(reports, config.zone), nl=False)
     sys.exit(exit_status(reports))
 
 
@@ -144,9 +151,9 @@ def upgrade(ctx: click.Context) -> None:
     after = head_revision(url)
     shown = app.engine.url.render_as_string(hide_password=True)
     if before == after:
-        click.echo(f"{shown} is at the latest schema ({after})")
+        echo(f"{shown} is at the latest schema ({after})")
     else:
-        click.echo(f"{shown} upgraded from {before or 'empty'} to {after}")
+        echo(f"{shown} upgraded from {before or 'empty'} to {after}")
 
 
 @db.command()
@@ -157,7 +164,7 @@ def current(ctx: click.Context) -> None:
 
     app = _app(ctx)
     now, head = current_revision(app.engine), head_revision(app.config.database_url)
-    click.echo(f"database: {now or 'empty'}; needed: {head}")
+    echo(f"database: {now or 'empty'}; needed: {head}")
     sys.exit(0 if now == head else 1)
 
 
@@ -221,10 +228,10 @@ def list_command(
     )
     for row in rows:
         if as_json:
-            click.echo(json.dumps(row.__dict__, default=str, ensure_ascii=False))
+            echo(json.dumps(row.__dict__, default=str, ensure_ascii=False))
             continue
         decided = f"{row.approved_by} {_local(row.approved_at, zone)}" if row.approved_by else ""
-        click.echo(
+        echo(
             f"{row.id[:8]}  {_local(row.due_at, zone)}  {row.state:<16} {row.account:<12} "
             f"{row.library:<12} {row.post_key}"
             + (f"  [{decided}]" if decided else "")
@@ -232,7 +239,7 @@ def list_command(
             + (f"  {row.url}" if row.url else "")
         )
     if not rows and not as_json:
-        click.echo("no deliveries match")
+        echo("no deliveries match")
 
 
 @main.command()
@@ -259,7 +266,7 @@ def plan(ctx: click.Context, days: int, first: datetime | None) -> None:
         days=days,
     )
     names = {key: library.name for key, library in app.config.libraries.items()}
-    click.echo(render_plan(days_plan, zone=zone, libraries=names), nl=False)
+    echo(render_plan(days_plan, zone=zone, libraries=names), nl=False)
 
 
 @main.command()
@@ -294,7 +301,7 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
     with os.fdopen(handle, "wb") as file:
         file.write(data)
     os.replace(temporary, target)
-    click.echo(f"wrote {target} ({data.count(b'BEGIN:VEVENT')} events)")
+    echo(f"wrote {target} ({data.count(b'BEGIN:VEVENT')} events)")
 
 
 @main.command()
@@ -313,14 +320,12 @@ def why(ctx: click.Context, reference: str) -> None:
     row = explanation.delivery
     rules = app.config.rules().get(row.account)
     described = rules.model_dump_json(exclude_defaults=True) if rules else "{}"
-    click.echo(f"{row.id}  {row.post_key} -> {row.account}  ({row.library})")
-    click.echo(f"  state  {row.state}, due {_local(row.due_at, zone)} {zone.key}")
-    click.echo(f"  rules  {described}")
+    echo(f"{row.id}  {row.post_key} -> {row.account}  ({row.library})")
+    echo(f"  state  {row.state}, due {_local(row.due_at, zone)} {zone.key}")
+    echo(f"  rules  {described}")
     for at, before, after, actor, reason in explanation.events:
         change = f"{before} -> {after}" if before else f"created as {after}"
-        click.echo(
-            f"  {_local(at, zone)}  {change:<34} by {actor}" + (f": {reason}" if reason else "")
-        )
+        echo(f"  {_local(at, zone)}  {change:<34} by {actor}" + (f": {reason}" if reason else ""))
 
 
 @main.command()
@@ -343,7 +348,7 @@ def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
     except (SelectionError, TimeSpecError) as error:
         raise click.ClickException(str(error)) from None
     note = f" ({moved.reason})" if moved.reason else ""
-    click.echo(f"{moved.id[:8]} {moved.state}, due {_local(moved.due_at, zone)}{note}")
+    echo(f"{moved.id[:8]} {moved.state}, due {_local(moved.due_at, zone)}{note}")
 
 
 @main.command()
@@ -410,13 +415,13 @@ def status(ctx: click.Context) -> None:
             queue_fault=read_marker(config.path(config.state_dir) / MARKER_NAME),
         )
     except DBAPIError as error:
-        click.echo(
+        echo(
             f"cannot read the queue ({error.__class__.__name__}: {error.orig}); "
             "if it was never migrated, run `relais db upgrade`",
             err=True,
         )
         sys.exit(3)
-    click.echo(render_status(report, config.zone), nl=False)
+    echo(render_status(report, config.zone), nl=False)
     sys.exit(status_exit_code(report))
 
 
@@ -433,7 +438,7 @@ def history(ctx: click.Context, reference: str) -> None:
         found = delivery_history(reader_sessions(config.database_url), reference)
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(render_history(found, config.zone), nl=False)
+    echo(render_history(found, config.zone), nl=False)
 
 
 @main.group()
@@ -463,7 +468,7 @@ def check_accounts(ctx: click.Context, names: Sequence[str]) -> None:
         except (MissingCredential, ValueError) as error:
             ok, message = False, str(error)
         failed += not ok
-        click.echo(f"{'ok  ' if ok else 'FAIL'}  {name:<12} {message}")
+        echo(f"{'ok  ' if ok else 'FAIL'}  {name:<12} {message}")
     sys.exit(1 if failed else 0)
 
 
@@ -479,7 +484,7 @@ def resume(ctx: click.Context, account: str, by: str | None) -> None:
     if account not in app.connectors:
         raise click.ClickException(f"no account {account!r} in {ctx.obj['config_path']}")
     count = resume_account(app.sessions, app.clock, account, by=_who(by), placement=app.placement())
-    click.echo(f"{account} resumed; {count} held deliveries back in the queue")
+    echo(f"{account} resumed; {count} held deliveries back in the queue")
 
 
 @main.command()
@@ -487,7 +492,7 @@ def schema() -> None:
     """Print the JSON Schema of post files (for editors' YAML plugins)."""
     from scheduler.intake.post_schema import post_file_json_schema
 
-    click.echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))
+    echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))
 
 
 def _register_groups() -> None:

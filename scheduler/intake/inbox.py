@@ -8,10 +8,8 @@ one to ``rejected/`` beside a ``.error`` file that says what to fix.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +25,12 @@ from scheduler.clock import Clock
 from scheduler.config import Config
 from scheduler.delivery.transitions import transaction
 from scheduler.intake.check import validate_post_file
+from scheduler.intake.file_names import ERROR_SUFFIX, move_aside, shown
+from scheduler.intake.inbox_walk import InboxWalk
 from scheduler.intake.ingest import IngestResult, Outcome, ingest_post
+from scheduler.intake.media import MediaError
 from scheduler.intake.media_store import MediaStore
-from scheduler.intake.post_file import FileProblem, PostFileInvalid
+from scheduler.intake.post_file import FileProblem, PostFile, PostFileInvalid
 from scheduler.logs import fields
 from scheduler.rules.placement import Placement
 from scheduler.rules.series import SeriesCalendar
@@ -38,8 +39,6 @@ from scheduler.service.queue_health import QueueUnwritable, describe_error, is_q
 log = logging.getLogger(__name__)
 
 Progress: TypeAlias = Callable[[list[Path]], Iterable[Path]]
-POST_SUFFIXES = frozenset({".yaml", ".yml"})
-_TEMPORARY_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".kate-swp")
 
 
 @dataclass(kw_only=True)
@@ -47,15 +46,6 @@ class IntakeReport:
     queued: list[tuple[Path, IngestResult]] = field(default_factory=list)
     rejected: list[tuple[Path, str]] = field(default_factory=list)
     waiting: list[Path] = field(default_factory=list)
-
-
-def is_post_file_name(name: str) -> bool:
-    """Dotfiles, editor backups and partial downloads are not post files (yet)."""
-    if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
-        return False
-    if name.endswith(_TEMPORARY_SUFFIXES):
-        return False
-    return Path(name).suffix.lower() in POST_SUFFIXES
 
 
 class Intake:
@@ -79,28 +69,18 @@ class Intake:
         self.placement = placement
         self.series = series
         # File modification times are wall-clock times, whatever clock schedules run on.
-        self.wall_time = wall_time
+        self.walk = InboxWalk(
+            inbox=config.inbox_dir,
+            skip=lambda: {config.processed_dir.resolve(), config.rejected_dir.resolve()},
+            settle_seconds=config.intake.settle.total_seconds(),
+            wall_time=wall_time,
+        )
 
     def candidates(self) -> list[Path]:
-        inbox = self.config.inbox_dir
-        skip = {self.config.processed_dir.resolve(), self.config.rejected_dir.resolve()}
-        found: list[Path] = []
-        for folder, subfolders, files in os.walk(inbox):
-            here = Path(folder)
-            subfolders[:] = sorted(
-                name
-                for name in subfolders
-                if not name.startswith(".") and (here / name).resolve() not in skip
-            )
-            found.extend(here / name for name in sorted(files) if is_post_file_name(name))
-        return found
+        return self.walk.candidates()
 
     def is_complete(self, path: Path) -> bool:
-        try:
-            status = path.lstat()
-        except FileNotFoundError:
-            return False
-        return self.wall_time() - status.st_mtime >= self.config.intake.settle.total_seconds()
+        return self.walk.is_complete(path)
 
     def scan(self, *, progress: Progress | None = None) -> IntakeReport:
         """Take every complete post file; ``progress`` wraps the files (a bar at a terminal)."""
@@ -119,11 +99,12 @@ class Intake:
                     # The machine, not the file: the file stays where it is for the scan
                     # after the fault, and the files after it would only fail the same way.
                     raise QueueUnwritable(
-                        f"cannot write the queue ({describe_error(error)}); {path} and the "
-                        "files after it stay in the inbox until it works again"
+                        f"cannot write the queue ({describe_error(error)}); "
+                        f"{shown(str(path))} and the files after it stay in the inbox until "
+                        "it works again"
                     ) from error
                 # A bug must not stop the scan, nor leave the file to crash every later one.
-                log.exception("post file could not be taken", extra=fields(file=str(path)))
+                log.exception("post file could not be taken", extra=fields(file=shown(str(path))))
                 self._quarantine(path, error, report)
         if report.queued:
             self.placement.place_approved()
@@ -132,6 +113,15 @@ class Intake:
         return report
 
     def take(self, path: Path, report: IntakeReport) -> None:
+        post_file: PostFile | None = None
+        try:
+            post_file = self._take(path, report)
+        finally:
+            if post_file is not None:
+                post_file.close_media()
+
+    def _take(self, path: Path, report: IntakeReport) -> PostFile | None:
+        """Queue, reject or leave ``path``; returns the checked post file, if it was one."""
         relative = path.relative_to(self.config.inbox_dir)
         now = self.clock.now()
         inbox = Path(os.path.realpath(self.config.inbox_dir))
@@ -142,7 +132,7 @@ class Intake:
                 path, relative, [FileProblem(path=relative, line=None, message=message)], now
             )
             report.rejected.append((path, message))
-            return
+            return None
         try:
             post_file = validate_post_file(
                 path, config=self.config, connectors=self.connectors, now=now
@@ -150,7 +140,7 @@ class Intake:
         except PostFileInvalid as invalid:
             self._reject(path, relative, invalid.problems, now)
             report.rejected.append((path, "; ".join(p.message for p in invalid.problems)))
-            return
+            return None
         try:
             with transaction(self.sessions) as session:
                 result = ingest_post(
@@ -161,26 +151,34 @@ class Intake:
                     now=now,
                     series=self.series,
                 )
+        except MediaError as changed:  # rewritten between the check and the copy
+            problem = FileProblem(path=relative, line=None, message=str(changed))
+            self._reject(path, relative, [problem], now)
+            report.rejected.append((path, str(changed)))
+            return post_file
         except IntegrityError:
             # Several daemons share the inbox: another one queued this post first. The
             # next scan sees the same content and moves the file as unchanged.
-            log.info("post file taken by another daemon", extra=fields(file=str(relative)))
-            return
+            log.info("post file taken by another daemon", extra=fields(file=shown(str(relative))))
+            return post_file
         if not path.exists():
-            return  # another daemon moved it after queueing the same content
+            return post_file  # another daemon moved it after queueing the same content
         if result.outcome == Outcome.REFUSED:
             problem = FileProblem(path=relative, line=None, message=result.message)
             self._reject(path, relative, [problem], now)
             report.rejected.append((path, result.message))
-            return
-        moved = _move(path, self.config.processed_dir / relative, now)
+            return post_file
+        moved = move_aside(path, self.config.processed_dir / relative, now, with_error_file=False)
         log.info(
             "post file %s: %s",
             result.outcome,
             result.message,
-            extra=fields(post_id=result.post_id, file=str(relative), moved_to=str(moved)),
+            extra=fields(
+                post_id=result.post_id, file=shown(str(relative)), moved_to=shown(str(moved))
+            ),
         )
         report.queued.append((path, result))
+        return post_file
 
     def _quarantine(self, path: Path, error: Exception, report: IntakeReport) -> None:
         relative = path.relative_to(self.config.inbox_dir)
@@ -191,42 +189,31 @@ class Intake:
         try:
             problem = FileProblem(path=relative, line=None, message=message)
             self._reject(path, relative, [problem], self.clock.now())
-        except OSError:
-            log.exception("could not move the file to rejected/", extra=fields(file=str(path)))
+        except Exception:  # the scan goes on whatever happens to one file
+            log.exception(
+                "could not move the file to rejected/", extra=fields(file=shown(str(path)))
+            )
         report.rejected.append((path, message))
 
     def _reject(
         self, path: Path, relative: Path, problems: list[FileProblem], now: datetime
     ) -> None:
-        moved = _move(path, self.config.rejected_dir / relative, now)
+        moved = move_aside(path, self.config.rejected_dir / relative, now, with_error_file=True)
+        name = shown(str(relative))
         lines = [
-            f"{relative} was not queued. Fix what is listed below and drop the file into "
+            f"{name} was not queued. Fix what is listed below and drop the file into "
             "the inbox again (`relais check FILE` shows the same list).",
-            "",
         ]
+        if moved.name != path.name:
+            lines.append(f"It is in {shown(str(moved.parent))} as {shown(moved.name)}.")
+        lines.append("")
         for problem in problems:
-            where = f"{relative}:{problem.line}" if problem.line else str(relative)
-            lines.append(f"{where}: {problem.message}")
-        error_file = moved.with_name(moved.name + ".error")
+            where = f"{name}:{problem.line}" if problem.line else name
+            lines.append(f"{where}: {shown(problem.message)}")
+        error_file = moved.with_name(moved.name + ERROR_SUFFIX)
         error_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         log.warning(
             "post file rejected: %s",
-            "; ".join(problem.message for problem in problems),
-            extra=fields(file=str(relative), moved_to=str(moved), error_file=str(error_file)),
+            shown("; ".join(problem.message for problem in problems)),
+            extra=fields(file=name, moved_to=shown(str(moved)), error_file=shown(str(error_file))),
         )
-
-
-def _move(source: Path, target: Path, now: datetime) -> Path:
-    """Move without overwriting: an earlier file of the same name keeps its place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() or target.with_name(target.name + ".error").exists():
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
-        target = target.with_name(f"{target.stem}.{stamp}{target.suffix}")
-        counter = 1
-        while target.exists():
-            target = target.with_name(f"{target.stem}-{counter}{target.suffix}")
-            counter += 1
-    # Another daemon sharing the inbox may have moved it first; the post is queued once.
-    with contextlib.suppress(FileNotFoundError):
-        shutil.move(source, target)
-    return target

@@ -20,6 +20,7 @@ from scheduler.config import Config
 from scheduler.db.models import Delivery, Post, SeriesOccurrence
 from scheduler.delivery.states import TOUCHED, UNSENT, State
 from scheduler.delivery.transitions import change_state, record_creation
+from scheduler.intake.file_names import shown
 from scheduler.intake.media_store import MediaStore
 from scheduler.intake.post_file import PlannedDelivery, PostContent, PostFile, Timing
 from scheduler.rules.series import SeriesCalendar
@@ -98,7 +99,7 @@ def _create(
     post = Post(
         id=str(uuid.uuid4()),
         key=post_file.key,
-        source_path=str(post_file.source),
+        source_path=shown(str(post_file.source)),
         sha256=post_file.sha256,
         library=post_file.library,
         author=post_file.author,
@@ -148,7 +149,7 @@ def _update(
     except LookupError as error:
         return IngestResult(outcome=Outcome.REFUSED, post_id=post.id, message=str(error))
     post.sha256 = post_file.sha256
-    post.source_path = str(post_file.source)
+    post.source_path = shown(str(post_file.source))
     post.library = post_file.library
     post.author = post_file.author
     post.title = post_file.title

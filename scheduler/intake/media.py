@@ -3,8 +3,10 @@
 A post file names its media relative to its own folder. Whoever writes the post file
 chooses that name, so the name is untrusted: it must lead to a regular file inside the
 allowed root (the inbox, or the folder of a post file checked outside the inbox) after
-every ``..`` and symbolic link is resolved. Containment is decided on the path alone, so
-a file outside the root is never opened, not even to be measured.
+every ``..`` and symbolic link is resolved. Containment is first decided on the path, so
+a file outside the root is not even opened to be measured; then it is decided again on
+what was opened (:mod:`scheduler.intake.confined_open`), and from then on the file is
+read only through that one descriptor.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
 
 import filetype
+
+from scheduler.intake.confined_open import UnsafeFile, open_confined, within
 
 # Extension -> the content types a file so named may hold. The ISO-BMFF containers are
 # interchangeable in practice (phones write .mov files with mp4 brands and vice versa).
@@ -38,13 +42,18 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True, kw_only=True)
 class MediaRef:
-    """A media file that passed every check; ``source`` is its real path."""
+    """A media file that passed every check; ``source`` is its real path.
+
+    ``handle`` is the descriptor it was checked through: the media store copies from it,
+    never from ``source`` again (a path can be swapped for a link after the check).
+    """
 
     source: Path
     alt: str | None
     mime_type: str
     size: int
     sha256: str
+    handle: BinaryIO | None = field(default=None, compare=False, repr=False)
 
 
 class MediaError(ValueError):
@@ -96,50 +105,46 @@ def resolve_media(
             f"use {', '.join(sorted(ext.lstrip('.') for ext in ALLOWED))}"
         )
     try:
-        info = os.stat(real)
+        handle, _ = open_confined(
+            real,
+            root=root,
+            max_bytes=max_bytes,
+            name=repr(reference),
+            root_label=root_label,
+            too_big=lambda size: (
+                f"{reference!r} is {human_size(size)}; media files may be "
+                f"at most {human_size(max_bytes)}"
+            ),
+        )
     except FileNotFoundError:
         raise MediaError(_missing(reference, Path(real))) from None
-    except OSError as error:
-        raise MediaError(f"{reference!r} cannot be read: {error.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise MediaError(f"{reference!r} is not a regular file")
-    if info.st_size > max_bytes:
-        raise MediaError(
-            f"{reference!r} is {human_size(info.st_size)}; media files may be at most "
-            f"{human_size(max_bytes)}"
-        )
-    head, size, digest = _read(real, reference, info, max_bytes)
-    mime_type = _sniff(head, suffix, reference)
-    return MediaRef(source=Path(real), alt=alt, mime_type=mime_type, size=size, sha256=digest)
+    except UnsafeFile as unsafe:
+        raise MediaError(str(unsafe)) from None
+    try:
+        head, size, digest = _read(handle, reference, max_bytes)
+        mime_type = _sniff(head, suffix, reference)
+    except BaseException:
+        handle.close()
+        raise
+    return MediaRef(
+        source=Path(real), alt=alt, mime_type=mime_type, size=size, sha256=digest, handle=handle
+    )
 
 
 def _within(path: str, root: Path) -> bool:
-    return os.path.commonpath([path, os.fspath(root)]) == os.fspath(root)
+    return within(path, root)
 
 
-def _read(
-    real: str, reference: str, expected: os.stat_result, max_bytes: int
-) -> tuple[bytes, int, str]:
-    # O_NOFOLLOW and the inode comparison close the gap between the checks above and
-    # this open: a file swapped for a link meanwhile is refused, not followed.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(real, flags)
-    except OSError as error:
-        raise MediaError(f"{reference!r} cannot be read: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        now = os.fstat(handle.fileno())
-        if (now.st_dev, now.st_ino) != (expected.st_dev, expected.st_ino):
-            raise MediaError(f"{reference!r} changed while it was checked; drop it again")
-        digest = hashlib.sha256()
-        head = handle.read(_SNIFF_BYTES)
-        digest.update(head)
-        size = len(head)
-        while chunk := handle.read(_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise MediaError(f"{reference!r} grew past {human_size(max_bytes)} while read")
-            digest.update(chunk)
+def _read(handle: BinaryIO, reference: str, max_bytes: int) -> tuple[bytes, int, str]:
+    digest = hashlib.sha256()
+    head = handle.read(_SNIFF_BYTES)
+    digest.update(head)
+    size = len(head)
+    while chunk := handle.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise MediaError(f"{reference!r} grew past {human_size(max_bytes)} while read")
+        digest.update(chunk)
     return head, size, digest.hexdigest()
 
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,8 @@ from pydantic import ValidationError
 
 from scheduler.clock import ensure_utc
 from scheduler.config import Config
+from scheduler.intake.confined_open import UnsafeFile, open_confined, opened_path
+from scheduler.intake.file_names import shown
 from scheduler.intake.media import MediaError, MediaRef, resolve_media
 from scheduler.intake.post_schema import (
     SERIES_PATTERN,
@@ -43,6 +44,8 @@ from scheduler.intake.post_schema import (
 from scheduler.intake.safe_yaml import LineMap, Loc, YamlInvalid, load_yaml
 from scheduler.intake.times import TimeSpecError, parse_time
 
+# The post.key column (String(255)); PostgreSQL refuses longer.
+MAX_KEY_LENGTH = 255
 TimingKind = Literal["at", "window", "next_free", "series"]
 
 
@@ -124,6 +127,13 @@ class PostFile:
     campaign: str | None = None
     announces: str | None = None
 
+    def close_media(self) -> None:
+        """Close the descriptors the media were checked through (once stored or dropped)."""
+        for planned in self.deliveries:
+            for ref in planned.content.media:
+                if ref.handle is not None:
+                    ref.handle.close()
+
 
 # --- the raw format: shape only; meaning is checked by _Checker below ----------------
 
@@ -137,7 +147,7 @@ def parse_post_file_with_lines(
     path: Path, *, config: Config, now: datetime
 ) -> tuple[PostFile, LineMap]:
     """Like :func:`parse_post_file`, also returning where each key is, for later reports."""
-    raw = _read(path, config.intake.max_file_bytes)
+    raw, real = _read(path, config)
     try:
         loaded = load_yaml(raw, max_bytes=config.intake.max_file_bytes)
     except YamlInvalid as error:
@@ -148,7 +158,7 @@ def parse_post_file_with_lines(
         raise PostFileInvalid(
             [FileProblem(path, 1, "a post file is a mapping of keys such as library:, text:, to:")]
         )
-    checker = _Checker(path, config=config, now=now)
+    checker = _Checker(path, real=real, config=config, now=now)
     post = checker.check(loaded.data)
     problems = sorted(
         {
@@ -160,6 +170,17 @@ def parse_post_file_with_lines(
     if problems or post is None:
         raise PostFileInvalid(problems)
     key = post.id if post.id is not None else checker.default_key
+    if len(key) > MAX_KEY_LENGTH:
+        raise PostFileInvalid(
+            [
+                FileProblem(
+                    path,
+                    None,
+                    f"the post's id, taken from its folder and file name, is {len(key)} "
+                    f"characters long; give it a shorter `id:` (at most {MAX_KEY_LENGTH})",
+                )
+            ]
+        )
     return (
         PostFile(
             key=key,
@@ -177,47 +198,57 @@ def parse_post_file_with_lines(
     )
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
+def _read(path: Path, config: Config) -> tuple[bytes, Path]:
+    """The file's bytes and its real path, both from one descriptor (confined_open)."""
+    max_bytes = config.intake.max_file_bytes
+    inbox = Path(os.path.realpath(config.inbox_dir))
+    parent = Path(os.path.realpath(path.parent))
+    root, label = (inbox, "the inbox") if parent.is_relative_to(inbox) else (parent, "its folder")
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise PostFileInvalid([FileProblem(path, None, "is not a regular file")])
-        if info.st_size > max_bytes:
-            raise PostFileInvalid(
-                [
-                    FileProblem(
-                        path,
-                        None,
-                        f"the file is {info.st_size} bytes; post files may be at most "
-                        f"{max_bytes} bytes",
-                    )
-                ]
-            )
-        with path.open("rb") as handle:
-            # One byte more than allowed, so a file that grew since stat is still caught.
-            return handle.read(max_bytes + 1)
+        handle, _ = open_confined(
+            path,
+            root=root,
+            max_bytes=max_bytes,
+            name="the file",
+            root_label=label,
+            too_big=lambda size: (
+                f"the file is {size} bytes; post files may be at most {max_bytes} bytes"
+            ),
+        )
+    except UnsafeFile as unsafe:
+        raise PostFileInvalid([FileProblem(path, None, str(unsafe))]) from None
     except OSError as error:
         raise PostFileInvalid(
             [FileProblem(path, None, f"cannot read the file: {error.strerror}")]
         ) from None
+    with handle:
+        real = Path(opened_path(handle.fileno()) or os.path.realpath(path))
+        try:
+            # One byte more than allowed, so a file that grew since fstat is still caught.
+            raw = handle.read(max_bytes + 1)
+        except OSError as error:
+            raise PostFileInvalid(
+                [FileProblem(path, None, f"cannot read the file: {error.strerror}")]
+            ) from None
+    return raw, real
 
 
 class _Checker:
     """Collects (location, message) problems while resolving one post file."""
 
-    def __init__(self, path: Path, *, config: Config, now: datetime) -> None:
+    def __init__(self, path: Path, *, real: Path, config: Config, now: datetime) -> None:
         self.config = config
         self.now = ensure_utc(now)
         self.problems: list[tuple[Loc, str]] = []
-        real = Path(os.path.realpath(path))
         inbox = Path(os.path.realpath(config.inbox_dir))
         if real.is_relative_to(inbox):
             self.root, self.root_label = inbox, "the inbox"
-            self.default_key = real.relative_to(inbox).with_suffix("").as_posix()
+            # Shown escaped: a name that is not UTF-8 cannot be stored as text otherwise.
+            self.default_key = shown(real.relative_to(inbox).with_suffix("").as_posix())
         else:
             # `relais check ~/draft.yaml`: allowed, confined to the file's own folder.
             self.root, self.root_label = real.parent, "the post file's folder"
-            self.default_key = real.stem
+            self.default_key = shown(real.stem)
         self.base_dir = real.parent
         self.media: dict[Loc, tuple[MediaRef, ...]] = {}
         self.timings: dict[str, Timing] = {}
@@ -356,6 +387,7 @@ class _Checker:
                     mime_type=ref.mime_type,
                     size=ref.size,
                     sha256=ref.sha256,
+                    handle=ref.handle,
                 )
             )
         return tuple(refs)

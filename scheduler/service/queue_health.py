@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 
 from scheduler.clock import Clock, ensure_utc
 from scheduler.logs import fields
@@ -46,9 +46,11 @@ def is_queue_fault(error: BaseException) -> bool:
     """A database or disk failure, as opposed to a bad file or a bug."""
     if isinstance(error, QueueUnwritable):
         return True
-    if isinstance(error, IntegrityError):
-        return False  # a constraint: the data, not the machine
-    if isinstance(error, DBAPIError | sqlite3.OperationalError | sqlite3.DatabaseError):
+    # Not DataError, IntegrityError or ProgrammingError: those are about the data or
+    # the code, and waiting would not make them pass.
+    if isinstance(error, OperationalError | InterfaceError | InternalError):
+        return True
+    if isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError):
         return True
     return isinstance(error, OSError) and error.errno in _MACHINE_ERRNOS
 

@@ -117,9 +117,9 @@ COMMITTED: dict[str, str] = {
     "media-via-linked-folder.yaml": "is a symbolic link to a file outside the inbox",
     "media-png-as-jpg.yaml": "is named .jpg but holds PNG data; rename it to .png",
     "media-oversized.yaml": "media files may be at most 4.1 kB",
-    "media-directory.yaml": "'media/folder.jpg' is not a regular file",
-    "media-fifo.yaml": "'media/pipe.jpg' is not a regular file",
-    "media-symlink-loop.yaml": "'media/loop.jpg' cannot be read",
+    "media-directory.yaml": "'media/folder.jpg' is a folder, not a regular file",
+    "media-fifo.yaml": "'media/pipe.jpg' is a named pipe (FIFO), not a regular file",
+    "media-symlink-loop.yaml": "'media/loop.jpg' is a symbolic link",
 }
 # Post files build_corpus writes (binary, huge, links, special files) -> phrase.
 GENERATED: dict[str, str] = {
@@ -130,7 +130,7 @@ GENERATED: dict[str, str] = {
     "huge-50mb.yaml": "post files may be at most 262144 bytes",
     "too-many-values.yaml": "expands to more than 10000 values",
     "linked-post.yaml": "is a link to a file outside the inbox",
-    "pipe.yaml": "is not a regular file",
+    "pipe.yaml": "is a named pipe (FIFO), not a regular file",
 }
 # Files that once crashed intake instead of being rejected: each must stay rejected.
 KNOWN_BUGS: dict[str, str] = {

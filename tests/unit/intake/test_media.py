@@ -158,7 +158,7 @@ def test_a_missing_file_suggests_a_close_name(inbox: Path) -> None:
 def test_a_directory_is_not_a_media_file(inbox: Path) -> None:
     (inbox / "eaux-vives" / "album.jpg").mkdir()
 
-    assert refused(inbox, "album.jpg") == "'album.jpg' is not a regular file"
+    assert refused(inbox, "album.jpg") == "'album.jpg' is a folder, not a regular file"
 
 
 def test_an_oversized_file_is_refused(inbox: Path) -> None:

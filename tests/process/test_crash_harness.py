@@ -1,8 +1,9 @@
 """Crash safety of the real process: SIGKILL at random moments, and at each precise stage.
 
-The short run of ``bench/crash_harness.py``: real ``relais run`` processes publish through the
-real ``wordpress`` connector to a fake WordPress served over loopback HTTP by a process of
-its own (``bench/fake_platform.py``), which outlives the kills and records every creation.
+The short run of the crash harness (``tests/harness/``, whose long run is
+``bench/crash_harness.py``): real ``relais run`` processes publish through the real
+``wordpress`` connector to a fake WordPress served over loopback HTTP by a process of its own
+(``tests/harness/fake_platform.py``), which outlives the kills and records every creation.
 What the queue says is then compared with what the blog received: no post may be created
 twice, and every post must be published or handed to a person with a reason.
 """
@@ -11,28 +12,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bench.crash_harness import (
-    STAGES,
-    KillLog,
-    LogFile,
-    Platform,
-    Project,
-    Tally,
-    dispose,
-    drop_posts,
-    finish,
-    fresh_database,
-    kill_at_stage,
-    make_project,
-    platform,
-    random_kills,
-    tally,
-)
 from tests.databases import postgres_server_url
+from tests.harness.daemons import KillLog, LogFile, finish, random_kills
+from tests.harness.platform import Platform, platform
+from tests.harness.project import Project, dispose, drop_posts, fresh_database, make_project
+from tests.harness.stages import STAGES, kill_at_stage
+from tests.harness.tally import Tally, tally
+from tests.invariants import project_violations
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +51,8 @@ def crash_run(
             project, kills=kills, daemons=daemons, rng=random.Random(seed), max_work=0.6, log=log
         )
         finish(project, given=posts, daemons=daemons, timeout=90, log=log, record=record)
+    # Checked before the test drops a PostgreSQL queue: daily_usage, leases, event rows.
+    assert project_violations(project.config, datetime.now(UTC)) == []
     return tally(project, titles, blog.created()), record
 
 
@@ -134,3 +127,4 @@ def test_a_kill_at_each_stage_is_settled_without_sending_twice(
     assert outcome.path[outcome.path.index(killed_while) + 1 :] == then
     assert outcome.final_state == then[-1]
     assert outcome.creations == creations
+    assert outcome.violations == ()

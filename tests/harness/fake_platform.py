@@ -14,7 +14,7 @@ It prints one JSON line, ``{"url": "http://127.0.0.1:PORT"}``, once it listens, 
 itself after ``--time-limit`` seconds (or on SIGTERM), so a crashed harness leaves no
 server behind.
 
-    .venv/bin/python bench/fake_platform.py [--port 0] [--time-limit 900] [--latency 0.01]
+    .venv/bin/python -m tests.harness.fake_platform [--port 0] [--time-limit 900] [--latency 0.01]
 """
 
 from __future__ import annotations

@@ -17,11 +17,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
+    """The same tests on a SQLite file and on a fresh PostgreSQL database. The PostgreSQL one
+    is already migrated (a copy of the session's template); the SQLite file is made a copy of
+    its template by ``tests.databases.migrate`` (``make_app`` calls it)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'queue.db'}"
         return
-    with fresh_postgres_database() as url:
+    with fresh_postgres_database(migrated=True) as url:
         yield url
 
 

@@ -22,7 +22,7 @@ from connectors.base import (
 from connectors.errors import PublishError
 from scheduler.app import App, build_app
 from scheduler.config import Config, load_config
-from scheduler.db.engines import upgrade
+from tests.databases import migrate
 
 START = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
@@ -68,7 +68,7 @@ def write_config(directory: Path, **overrides: Any) -> Path:
 
 def make_app(directory: Path, clock: FakeClock, **overrides: Any) -> App:
     config = load_config(write_config(directory, **overrides))
-    upgrade(config.database_url)
+    migrate(config.database_url)  # a copy of the migrated template when it is new
     return build_app(config, clock=clock)
 
 

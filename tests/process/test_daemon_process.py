@@ -22,9 +22,9 @@ import pytest
 
 from scheduler.app import build_app
 from scheduler.config import load_config
-from scheduler.db.engines import upgrade
 from scheduler.db.models import Delivery
 from scheduler.delivery.transitions import transaction
+from tests.databases import migrate
 from tests.support import drop, queue_delivery, write_config
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ class Daemon:
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
     write_config(tmp_path, intake={"settle": "1s", "scan_interval": "1s"})
-    upgrade(load_config(tmp_path / "config.yaml").database_url)
+    migrate(load_config(tmp_path / "config.yaml").database_url)
     yield tmp_path
 
 
@@ -202,7 +202,7 @@ def test_the_daemon_serves_health_and_metrics_when_asked(tmp_path: Path) -> None
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     write_config(tmp_path, http={"port": port}, intake={"settle": "1s", "scan_interval": "1s"})
-    upgrade(load_config(tmp_path / "config.yaml").database_url)
+    migrate(load_config(tmp_path / "config.yaml").database_url)
     daemon = Daemon(tmp_path, "run")
     daemon.wait_for("relais started")
     base = f"http://127.0.0.1:{port}"

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from scheduler.app import build_app
 from scheduler.config import load_config
-from scheduler.db.engines import upgrade
 from scheduler.db.models import DeliveryEvent
 from scheduler.delivery.transitions import transaction
+from tests.databases import migrate
 from tests.invariants import assert_project_sound
 from tests.process.test_daemon_process import Daemon, queued, sent, state_of
 from tests.support import write_config
@@ -48,7 +48,7 @@ def test_killed_after_the_request_it_is_published_once_after_reconciliation(
         intake={"settle": "1s", "scan_interval": "1s"},
         dispatch={"reconcile_after": "1s"},
     )
-    upgrade(load_config(tmp_path / "config.yaml").database_url)
+    migrate(load_config(tmp_path / "config.yaml").database_url)
     delivery_id = queued(tmp_path)
 
     frozen = Daemon(tmp_path, "run", failpoints="after_publish")

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from scheduler.app import build_app
 from scheduler.config import load_config
-from scheduler.db.engines import upgrade
 from scheduler.db.models import Delivery
 from scheduler.delivery.transitions import transaction
 from tests.connectors.cases.youtube import environment
 from tests.connectors.contract import mp4_bytes
+from tests.databases import migrate
 from tests.fakes.wsgi import serve
 from tests.fakes.youtube import YouTubeFake
 from tests.process.test_daemon_process import Daemon
@@ -78,7 +78,7 @@ def test_a_daemon_killed_mid_upload_resumes_the_session_after_restart(
         intake={"settle": "1s", "scan_interval": "1s"},
     )
     config = load_config(tmp_path / "config.yaml")
-    upgrade(config.database_url)
+    migrate(config.database_url)
     video = mp4_bytes(3 * UNIT)  # four chunks: three whole units and a short last one
     (config.inbox_dir / "redaction").mkdir(parents=True)
     (config.inbox_dir / "redaction" / "conte.mp4").write_bytes(video)

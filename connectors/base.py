@@ -26,11 +26,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from connectors.credentials import Credentials, credentials_for
+from scheduler.durations import Duration
+
+# The option types every connector uses, so the same key means the same thing everywhere:
+# durations are written as in the rest of config.yaml (``30s``, ``10m``, ``12h``; a bare
+# number is seconds, as the options took before).
+#: ``timeout``: the longest wait for one HTTP request (connect, then each read).
+RequestTimeout = Annotated[Duration, Field(gt=timedelta(0), le=timedelta(minutes=10))]
+#: Any other wait or lead time (``upload_timeout``, ``upload_ahead``, ``container_wait``).
+PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,9 +29,11 @@ from connectors.base import (
     Limits,
     MediaItem,
     Outgoing,
+    PositiveDuration,
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -72,8 +74,8 @@ class FacebookOptions(BaseModel):
     api_base: str = DEFAULT_API_BASE
     video_api_base: str = "https://graph-video.facebook.com"
     schedule_ahead: Duration = timedelta(hours=24)
-    timeout: float = Field(default=30.0, gt=0)
-    upload_timeout: float = Field(default=600.0, gt=0)
+    timeout: RequestTimeout = timedelta(seconds=30)
+    upload_timeout: PositiveDuration = timedelta(minutes=10)
 
     @field_validator("schedule_ahead")
     @classmethod
@@ -178,7 +180,8 @@ class FacebookPageConnector:
                     call=lambda: client.post(
                         f"{page}/videos", {**data, **self._timing(outgoing, scheduling)},
                         files={"source": (video.path.name, source, video.mime_type)},
-                        base=self.options.video_api_base, timeout=self.options.upload_timeout,
+                        base=self.options.video_api_base,
+                        timeout=self.options.upload_timeout.total_seconds(),
                     ),
                 )  # fmt: skip
             video_id = str(answer["id"])
@@ -306,7 +309,7 @@ class FacebookPageConnector:
             api_base=self.options.api_base,
             token=self.settings.secrets().get("page_token"),
             session=self.session,
-            timeout=self.options.timeout,
+            timeout=self.options.timeout.total_seconds(),
         )
 
     def _publishing_client(self) -> GraphClient:
@@ -328,7 +331,7 @@ class FacebookPageConnector:
                 call=lambda: client.post(
                     f"{self.options.page_id}/photos", data,
                     files={"source": (item.path.name, source, item.mime_type)},
-                    timeout=self.options.upload_timeout,
+                    timeout=self.options.upload_timeout.total_seconds(),
                 ),
             )  # fmt: skip
         return str(answer["id"])

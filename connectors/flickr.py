@@ -34,9 +34,11 @@ from connectors.base import (
     AccountSettings,
     Limits,
     Outgoing,
+    PositiveDuration,
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -75,8 +77,8 @@ class FlickrOptions(BaseModel):
     is_public: bool = True
     api_base: str = Field(default="https://api.flickr.com", pattern=_HTTP_BASE)
     upload_base: str = Field(default="https://up.flickr.com", pattern=_HTTP_BASE)
-    timeout: float = Field(default=30.0, gt=0)
-    upload_timeout: float = Field(default=300.0, gt=0)
+    timeout: RequestTimeout = timedelta(seconds=30)
+    upload_timeout: PositiveDuration = timedelta(minutes=5)
 
 
 def delivery_tag(delivery_id: str) -> str:
@@ -368,8 +370,8 @@ class FlickrConnector:
                 clock=self.clock,
                 account=self.account,
                 session=self.session,
-                timeout=self.options.timeout,
-                upload_timeout=self.options.upload_timeout,
+                timeout=self.options.timeout.total_seconds(),
+                upload_timeout=self.options.upload_timeout.total_seconds(),
             )
         return self._client
 

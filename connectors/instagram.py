@@ -28,9 +28,11 @@ from connectors.base import (
     Limits,
     MediaItem,
     Outgoing,
+    PositiveDuration,
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -74,9 +76,9 @@ class InstagramOptions(BaseModel):
     api_base: str = DEFAULT_API_BASE
     public_media_base_url: str | None = Field(default=None, pattern=r"^https?://")
     media_host_account: str | None = None
-    timeout: float = Field(default=30.0, gt=0)
-    poll_interval: float = Field(default=5.0, gt=0)
-    container_wait: float = Field(default=300.0, gt=0)
+    timeout: RequestTimeout = timedelta(seconds=30)
+    poll_interval: PositiveDuration = timedelta(seconds=5)
+    container_wait: PositiveDuration = timedelta(minutes=5)
 
     @model_validator(mode="after")
     def _one_media_host(self) -> InstagramOptions:
@@ -291,12 +293,12 @@ class InstagramConnector:
             if status != "IN_PROGRESS":
                 raise Retryable(f"account {self.account}: the media container is {status}")
             if poll < polls - 1:
-                self.sleep(self.options.poll_interval)
+                self.sleep(self.options.poll_interval.total_seconds())
         # The container stays noted: the next attempt picks it up where it is.
         raise Retryable(
             f"account {self.account}: Instagram is still processing the media after "
-            f"{self.options.container_wait:g} s; will look again",
-            retry_after=timedelta(seconds=self.options.container_wait),
+            f"{self.options.container_wait.total_seconds():g} s; will look again",
+            retry_after=self.options.container_wait,
         )
 
     def _check_quota(self, client: GraphClient) -> None:
@@ -378,7 +380,7 @@ class InstagramConnector:
             api_base=self.options.api_base,
             token=self.settings.secrets().get("access_token"),
             session=self.session,
-            timeout=self.options.timeout,
+            timeout=self.options.timeout.total_seconds(),
         )
 
     def _error(

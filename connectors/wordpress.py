@@ -216,7 +216,7 @@ class WordPressConnector:
             username=self.options.username,
             password=self.settings.secrets().get("application_password"),
             session=self.session,
-            timeout=self.options.timeout,
+            timeout=self.options.timeout.total_seconds(),
             clock=self.clock,
         )
 

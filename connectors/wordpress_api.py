@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import AccountSettings, parse_options
+from connectors.base import AccountSettings, RequestTimeout, parse_options
 from connectors.credentials import Secret
 from connectors.errors import (
     AuthExpired,
@@ -75,7 +75,7 @@ class WordPressOptions(BaseModel):
     categories: tuple[str, ...] = ()
     # How long before its time a post is handed to WordPress, which publishes it itself.
     schedule_ahead: Duration = timedelta(days=7)
-    timeout: float = Field(default=30.0, gt=0, le=600)
+    timeout: RequestTimeout = timedelta(seconds=30)
 
     @field_validator("base_url")
     @classmethod
@@ -464,6 +464,6 @@ def wordpress_client_for(
         username=options.username,
         password=settings.secrets().get("application_password"),
         session=session or requests.Session(),
-        timeout=options.timeout,
+        timeout=options.timeout.total_seconds(),
         clock=clock,
     )

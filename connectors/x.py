@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import requests
 import tweepy
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from requests.adapters import HTTPAdapter
 from twitter_text import extract_urls_with_indices, parse_tweet
 
@@ -35,9 +35,11 @@ from connectors.base import (
     AccountSettings,
     Limits,
     Outgoing,
+    PositiveDuration,
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -90,9 +92,16 @@ class XOptions(BaseModel):
     # Skips GET /2/users/me before the first reconciliation.
     user_id: str | None = Field(default=None, pattern=r"^[0-9]{1,19}$")
     hashtags: bool = True
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The longest wait for one HTTP request (`timeout_seconds`, its old name, still loads).
+    timeout: RequestTimeout = Field(
+        default=timedelta(seconds=30), validation_alias=AliasChoices("timeout", "timeout_seconds")
+    )
     chunk_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=5 * 1024 * 1024)
-    processing_timeout_seconds: float = Field(default=600.0, gt=0)
+    # The longest wait for X to process a video (`processing_timeout_seconds` still loads).
+    processing_timeout: PositiveDuration = Field(
+        default=timedelta(minutes=10),
+        validation_alias=AliasChoices("processing_timeout", "processing_timeout_seconds"),
+    )
     reconcile_pages: int = Field(default=3, ge=1, le=32)
 
     @field_validator("api_base")
@@ -137,7 +146,7 @@ class XConnector:
         self.clock = clock
         self.sleep = sleep
         self.session = session or production_session(
-            self.options.api_base, self.options.timeout_seconds
+            self.options.api_base, self.options.timeout.total_seconds()
         )
         self.limits = Limits(
             max_text_length=MAX_TEXT,
@@ -339,7 +348,7 @@ class XConnector:
                     secrets=self.settings.secrets(),
                     session=self.session,
                     api_base=self.options.api_base,
-                    timeout=self.options.timeout_seconds,
+                    timeout=self.options.timeout.total_seconds(),
                     clock=self.clock,
                 )
                 client = authorizer.tweepy_client()
@@ -348,12 +357,12 @@ class XConnector:
                     session=self.session,
                     api_base=self.options.api_base,
                     authorizer=authorizer,
-                    timeout=self.options.timeout_seconds,
+                    timeout=self.options.timeout.total_seconds(),
                 )
                 uploader = MediaUploader(
                     http=http,
                     chunk_bytes=self.options.chunk_bytes,
-                    processing_timeout=timedelta(seconds=self.options.processing_timeout_seconds),
+                    processing_timeout=self.options.processing_timeout,
                     sleep=self.sleep,
                 )
                 self._wired = _Wired(authorizer, client, uploader)

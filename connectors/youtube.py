@@ -32,9 +32,11 @@ from connectors.base import (
     Limits,
     MediaItem,
     Outgoing,
+    PositiveDuration,
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -104,9 +106,9 @@ class YouTubeOptions(BaseModel):
     privacy: Literal["public", "unlisted", "private"] = "public"
     made_for_kids: bool = False
     notify_subscribers: bool = True
-    upload_ahead: timedelta = timedelta(hours=12)
+    upload_ahead: PositiveDuration = timedelta(hours=12)
     chunk_size: int = Field(default=32 * CHUNK_UNIT, ge=CHUNK_UNIT)
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: RequestTimeout = timedelta(seconds=60)
 
     @field_validator("chunk_size")
     @classmethod
@@ -126,7 +128,9 @@ class YouTubeConnector:
         self.settings = settings
         self.account = settings.name
         self.clock = clock
-        self._transport = http if http is not None else transport(self.options.timeout)
+        self._transport = (
+            http if http is not None else transport(self.options.timeout.total_seconds())
+        )
         self.limits = Limits(
             max_text_length=DESCRIPTION_LIMIT,
             media_kinds=frozenset({"video", "image"}),

@@ -266,6 +266,8 @@ def _bounds(field: FieldInfo) -> str:
     for constraint in field.metadata:
         for attribute, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             value = getattr(constraint, attribute, None)
+            if isinstance(value, timedelta):
+                value = format_duration(value) if value else "0"
             if value is not None:
                 words.append(f"{sign} {value}")
         if getattr(constraint, "min_length", None):

@@ -37,12 +37,7 @@ FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 
 # Examples the docs give on purpose that today's code refuses: each must fail (strict
 # xfail), so the test turns red once the code is fixed and the entry has to go.
-KNOWN_REFUSALS = {
-    ("docs/platforms/youtube.md", "upload_ahead: 12h"): (
-        "connectors/youtube.py: YouTubeOptions.upload_ahead is a bare timedelta, not the "
-        "Duration type, so the documented `upload_ahead: 12h` is refused (issue 10, point 4)"
-    ),
-}
+KNOWN_REFUSALS: dict[tuple[str, str], str] = {}
 
 
 def markdown_files() -> list[Path]:

@@ -383,7 +383,14 @@ def cancel(
 
     app = _app(ctx)
     _report_decisions(
-        lambda: cancel_deliveries(app.sessions, app.clock, references, by=_who(by), reason=reason)
+        lambda: cancel_deliveries(
+            app.sessions,
+            app.clock,
+            references,
+            by=_who(by),
+            reason=reason,
+            placement=app.placement(),
+        )
     )
 
 

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,8 +47,8 @@ from scheduler.failpoints import failpoint
 from scheduler.intake.media_store import MediaStore
 from scheduler.logs import fields
 from scheduler.rules.daily_cap import release, reserve
-from scheduler.rules.house_rules import AccountRules, OnBrokenRule
-from scheduler.rules.slots import local_day
+from scheduler.rules.house_rules import AccountRules
+from scheduler.rules.occupancy import cap_day
 
 log = logging.getLogger(__name__)
 _UTC_ZONE = ZoneInfo("UTC")
@@ -404,17 +405,18 @@ class Dispatcher:
             state.rate_limited_until = max(until, state.rate_limited_until or until)
 
     def claim_next(self) -> Claim | None:
-        """Claim the most overdue delivery; deliveries whose window closed become missed."""
+        """Claim the most overdue delivery. One whose window closed becomes missed; one
+        whose day is full goes back to placement; the next one is tried then."""
         while True:
             outcome = self._claim_once()
-            if outcome is not _MISSED:
+            if outcome is not _Passed.OVER:
                 break
         if isinstance(outcome, Claim):
             failpoint("after_claim", delivery_id=outcome.delivery_id)
             return outcome
         return None
 
-    def _claim_once(self) -> Claim | object | None:
+    def _claim_once(self) -> Claim | _Passed | None:
         now = self.clock.now()
         with transaction(self.sessions) as session:
             blocked = self._blocked_accounts(session, now)
@@ -439,9 +441,9 @@ class Dispatcher:
                     session, delivery, State.MISSED, actor=self.owner, now=now,
                     reason="its window closed before it could be sent", level=logging.WARNING,
                 )  # fmt: skip
-                return _MISSED
+                return _Passed.OVER
             if not self._reserve_cap(session, delivery, now):
-                return _MISSED
+                return _Passed.OVER
             delivery.lease_owner = self.owner
             delivery.lease_until = now + self.settings.lease
             change_state(session, delivery, State.CLAIMED, actor=self.owner, now=now)
@@ -659,33 +661,25 @@ class Dispatcher:
 
     def _cap_day(self, delivery: Delivery) -> str:
         assert delivery.due_at is not None
-        return local_day(delivery.due_at, self.zone).isoformat()
+        return cap_day(delivery.due_at, self.zone).isoformat()
 
     def _reserve_cap(self, session: Session, delivery: Delivery, now: datetime) -> bool:
-        """Reserve the cap unit in the claim's transaction; a full day rolls or holds."""
+        """Reserve the cap unit in the claim's transaction. A full day (another daemon, a
+        manual move) hands the delivery back to placement, which alone decides a time."""
         rules = self.rules.get(delivery.account)
         if rules is None or rules.daily_cap is None:
             return True
         day = self._cap_day(delivery)
         if reserve(session, delivery.account, day, rules.daily_cap):
             return True
-        reason = f"{day} is full on {delivery.account} (daily_cap {rules.daily_cap})"
-        if rules.on_cap == OnBrokenRule.HOLD:
-            delivery.reason = reason
-            change_state(
-                session, delivery, State.HELD, actor=self.owner, now=now, reason=reason,
-                level=logging.WARNING,
-            )  # fmt: skip
-            return False
-        next_day = local_day(delivery.due_at or now, self.zone) + timedelta(days=1)
-        start = datetime.combine(next_day, rules.hours.start, self.zone)
-        delivery.due_at = start.astimezone(UTC)
-        log.warning(
-            "daily cap reached at dispatch; rolled to the next day",
-            extra=fields(
-                delivery_id=delivery.id, account=delivery.account, reason=reason,
-                due_at=delivery.due_at.isoformat(),
-            ),
+        reason = (
+            f"{day} was full on {delivery.account} when it came to be sent "
+            f"(daily_cap {rules.daily_cap}); handed back to placement"
+        )
+        delivery.reason = reason
+        change_state(
+            session, delivery, State.APPROVED, actor=self.owner, now=now, reason=reason,
+            level=logging.WARNING,
         )  # fmt: skip
         return False
 
@@ -725,4 +719,7 @@ class _Sent:
     number: int
 
 
-_MISSED = object()
+class _Passed(Enum):
+    """A claim attempt that took nothing but settled a delivery: try the next one."""
+
+    OVER = "over"

@@ -18,8 +18,8 @@ from scheduler.clock import Clock
 from scheduler.db.models import AccountState, Delivery, DeliveryEvent, Post
 from scheduler.delivery.states import UNSENT, State
 from scheduler.delivery.transitions import change_state, transaction
+from scheduler.delivery.withdrawal import withdraw
 from scheduler.rules.placement import Placement
-from scheduler.rules.series import SeriesCalendar
 
 log = logging.getLogger(__name__)
 MIN_PREFIX = 6
@@ -278,22 +278,17 @@ def cancel(
     *,
     by: str,
     reason: str | None,
+    placement: Placement | None = None,
 ) -> list[Decision]:
-    """Withdraw deliveries not yet sent; a series episode gives its occurrence back."""
+    """Withdraw deliveries not yet sent (the same rules as ``cancel: true``); the room
+    they leave is planned again."""
     now = clock.now()
-    decisions: list[Decision] = []
     with transaction(sessions) as session:
         chosen = select_deliveries(session, references)
-        for delivery in chosen:
-            if State(delivery.state) not in UNSENT:
-                decisions.append(_decision(delivery, False, f"left as {delivery.state}"))
-                continue
-            delivery.reason = reason
-            change_state(session, delivery, State.CANCELLED, actor=by, now=now, reason=reason)
-            decisions.append(_decision(delivery, True, "cancelled"))
-        for post in {delivery.post for delivery in chosen}:
-            if all(d.state == State.CANCELLED for d in post.deliveries):
-                SeriesCalendar.free(session, post.id)
+        outcome = withdraw(session, chosen, actor=by, now=now, reason=reason)
+        decisions = [_decision(item.delivery, item.done, item.note) for item in outcome]
+    if placement is not None and any(decision.done for decision in decisions):
+        placement.replan()
     return decisions
 
 

@@ -98,6 +98,41 @@ def change_state(
     )
 
 
+def record_move(
+    session: Session,
+    delivery: Delivery,
+    *,
+    actor: str,
+    now: datetime,
+    before: datetime | None,
+    reason: str,
+) -> None:
+    """A delivery keeps its state but gets another time: an event (same state on both
+    sides) so that every move has a recorded reason."""
+    state = State(delivery.state)
+    delivery.updated_at = now
+    session.add(
+        DeliveryEvent(
+            delivery=delivery, at=now, from_state=state, to_state=state, actor=actor,
+            reason=reason,
+        )
+    )  # fmt: skip
+    _queue_log_line(
+        session,
+        logging.INFO,
+        "delivery moved",
+        event="moved",
+        state=str(state),
+        before=before.isoformat() if before else None,
+        due_at=delivery.due_at.isoformat() if delivery.due_at else None,
+        actor=actor,
+        reason=reason,
+        post_id=delivery.post_id,
+        delivery_id=delivery.id,
+        account=delivery.account,
+    )
+
+
 def record_creation(
     session: Session, delivery: Delivery, *, actor: str, now: datetime, reason: str | None = None
 ) -> None:

@@ -20,6 +20,7 @@ from scheduler.config import Config
 from scheduler.db.models import Delivery, Post, SeriesOccurrence
 from scheduler.delivery.states import TOUCHED, UNSENT, State
 from scheduler.delivery.transitions import change_state, record_creation
+from scheduler.delivery.withdrawal import withdraw
 from scheduler.intake.file_names import shown
 from scheduler.intake.media_store import MediaStore
 from scheduler.intake.post_file import PlannedDelivery, PostContent, PostFile, Timing
@@ -202,18 +203,17 @@ def _update(
 
 
 def _cancel(session: Session, post: Post, *, now: datetime) -> IngestResult:
-    SeriesCalendar.free(session, post.id)  # its occurrence waits for another episode
     post.cancelled_at = now
     post.updated_at = now
-    kept: list[str] = []
-    for delivery in post.deliveries:
-        if State(delivery.state) in UNSENT:
-            change_state(
-                session, delivery, State.CANCELLED, actor=ACTOR, now=now,
-                reason="withdrawn by the post file (cancel: true)",
-            )  # fmt: skip
-        elif State(delivery.state) in TOUCHED:
-            kept.append(f"{delivery.account} ({delivery.state})")
+    outcome = withdraw(
+        session, post.deliveries, actor=ACTOR, now=now,
+        reason="withdrawn by the post file (cancel: true)",
+    )  # fmt: skip
+    kept = [
+        f"{item.delivery.account} ({item.delivery.state})"
+        for item in outcome
+        if State(item.delivery.state) in TOUCHED
+    ]
     message = "withdrawn"
     if kept:
         message += "; already gone out, or going out, on " + ", ".join(kept)
@@ -276,6 +276,8 @@ def _apply_plan(
     }
     if planned.timing.kind == "series" and series_at is not None:
         delivery.due_at = series_at
+        # Placement keeps the occurrence's time as the time asked for, even after a move.
+        delivery.timing = delivery.timing | {"at": series_at.isoformat()}
     else:
         delivery.due_at = due_at_of(planned.timing, now)
     delivery.window_end = planned.timing.window_end

@@ -22,6 +22,7 @@ from scheduler.db.models import Delivery, Post
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
 from scheduler.rules.house_rules import AccountRules
+from scheduler.rules.occupancy import OCCUPYING
 
 # Cancelled, rejected, failed and missed deliveries will never go out: not in the plan.
 SHOWN = (
@@ -37,9 +38,8 @@ SHOWN = (
     State.NEEDS_ATTENTION,
     State.HELD,
 )
-# What will or did go out counts against the target and the cap; a post still waiting on
-# the editor (or held by a rule) may never take its slot.
-COUNTED = frozenset(SHOWN) - {State.PENDING_APPROVAL, State.APPROVED, State.HELD}
+# What will or did go out counts against the target and the cap (the rules' own definition).
+COUNTED = OCCUPYING
 # Shown without a tag: the normal course of a post.
 _QUIET = frozenset({State.SCHEDULED, State.PUBLISHED})
 # Fixed, so the plan reads the same whatever the locale of the machine.

@@ -1,43 +1,36 @@
-"""``approved -> scheduled``: each delivery gets the slot the house rules give it.
+"""Placement: the only place that decides when a delivery goes out.
 
-Deliveries are placed one at a time in a fixed order (wanted time, post, account) against
-what is already taken on their account, so the same queue always gives the same plan. A
-fixed-time post that breaks a rule is rolled to the next free slot or held for the editor
-(``on_cap``); a post with a window gets a slot inside it or is held with the reason.
+Whenever the set of deliveries to place changes (an approval, an edit, a delivery handed
+back by dispatch), everything not yet claimed is planned again from scratch by
+:func:`scheduler.rules.planner.make_plan`: approved deliveries, scheduled ones, and those
+waiting for the editor on an account that is not paused. What is claimed, being sent,
+was sent or waits for a retry is a fixed point (claims and placement lock the same rows,
+so a delivery is either claimed first or moved first, never both). Planning the same set
+twice changes nothing, and a delivery whose time changes gets an event saying why.
 """
 
 from __future__ import annotations
 
 import logging
-from bisect import insort
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
-from scheduler.db.models import Delivery, Post
+from scheduler.db.models import AccountState, DailyUsage, Delivery, Post
 from scheduler.delivery.states import State
-from scheduler.delivery.transitions import change_state, transaction
-from scheduler.rules.house_rules import AccountRules, OnBrokenRule
+from scheduler.delivery.transitions import change_state, record_move, transaction
+from scheduler.rules.house_rules import AccountRules
 from scheduler.rules.links import LinkTagger
-from scheduler.rules.slots import Slot, broken_rule, next_free_slot
+from scheduler.rules.occupancy import OCCUPYING, Taken, cap_day
+from scheduler.rules.planner import Kind, Placed, Priority, Request, Rule, make_plan
 
 ACTOR = "placement"
 PLACEMENT_LOCK = 0x72656C61  # any fixed key: "rela"
-# States whose due_at holds a slot on the account.
-OCCUPYING = (
-    State.SCHEDULED,
-    State.CLAIMED,
-    State.SENDING,
-    State.HANDED_OVER,
-    State.PUBLISHED,
-    State.RETRY_WAIT,
-    State.UNKNOWN,
-    State.NEEDS_ATTENTION,
-)
+_MOVES = frozenset({Rule.SAME_DAY, Rule.LATER_DAY})
 
 
 class Placement:
@@ -60,30 +53,125 @@ class Placement:
         self.blog_accounts = blog_accounts
 
     def place_approved(self) -> int:
-        """Place every approved delivery that can be placed; returns how many were."""
+        """Plan again if approved deliveries are ready to place; how many got a time."""
+        return self._plan(always=False)
+
+    def replan(self) -> int:
+        """Plan again whatever changed (a cancellation frees room); how many moved."""
+        return self._plan(always=True)
+
+    def _plan(self, *, always: bool) -> int:
         now = self.clock.now()
         with transaction(self.sessions) as session:
             if session.get_bind().dialect.name == "postgresql":
-                # Daemons place one at a time: each must see the slots the others take
+                # Daemons plan one at a time: each must see the slots the others take
                 # (SQLite's BEGIN IMMEDIATE serialises this already).
                 session.execute(select(func.pg_advisory_xact_lock(PLACEMENT_LOCK)))
-            approved = session.execute(
-                select(Delivery, Post.key)
-                .join(Post, Delivery.post_id == Post.id)
-                .where(Delivery.state == State.APPROVED)
-                .with_for_update(of=Delivery, skip_locked=True)
+            approved = session.scalars(
+                select(Delivery).where(Delivery.state == State.APPROVED).with_for_update()
             ).all()
-            ordered = sorted(
-                approved, key=lambda row: (_wanted(row[0], now), row[1], row[0].account)
+            ready = [d for d in approved if self._announced_article_ready(session, d)]
+            if not ready and not always:
+                return 0
+            movable = [*ready, *self._movable(session, now)]
+            requests = [self._request(delivery, now) for delivery in movable]
+            plan = make_plan(
+                requests,
+                taken=self._fixed_points(session, now),
+                rules=self.rules,
+                zone=self.zone,
+                now=now,
             )
-            placed = 0
-            # Each account's taken slots are read once per pass and kept sorted.
-            taken: dict[str, list[datetime]] = {}
-            for delivery, _key in ordered:
-                if self._announced_article_ready(session, delivery):
-                    self._place(session, delivery, now, taken)
-                    placed += 1
-            return placed
+            wanted = {request.delivery_id: request.wanted for request in requests}
+            return sum(self._apply(session, d, plan[d.id], wanted[d.id], now) for d in movable)
+
+    def _movable(self, session: Session, now: datetime) -> list[Delivery]:
+        """Scheduled and not claimed yet, or waiting for the editor on a live account."""
+        paused = select(AccountState.account).where(AccountState.paused.is_(True))
+        return list(
+            session.scalars(
+                select(Delivery)
+                .where(
+                    or_(
+                        Delivery.state == State.SCHEDULED,
+                        and_(Delivery.state == State.HELD, Delivery.account.not_in(paused)),
+                    )
+                )
+                .with_for_update()
+            ).all()
+        )
+
+    def _fixed_points(self, session: Session, now: datetime) -> dict[str, Taken]:
+        """What placement may not move, per account, with the cap counter's days."""
+        taken: dict[str, Taken] = {}
+        rows = session.execute(
+            select(Delivery.account, Delivery.due_at, Post.key, Delivery.timing)
+            .join(Post, Delivery.post_id == Post.id)
+            .where(
+                Delivery.state.in_(OCCUPYING),
+                Delivery.due_at.is_not(None),
+                Delivery.state != State.SCHEDULED,
+            )
+            .order_by(Delivery.due_at)
+        )
+        for account, due_at, key, timing in rows:
+            label = f"{key} (urgent)" if timing.get("priority") == Priority.URGENT else key
+            taken.setdefault(account, Taken()).add(due_at, label)
+        today = cap_day(now, self.zone).isoformat()
+        for usage in session.scalars(select(DailyUsage).where(DailyUsage.local_day >= today)):
+            day = datetime.fromisoformat(usage.local_day).date()
+            taken.setdefault(usage.account, Taken()).floor[day] = usage.used
+        return taken
+
+    def _request(self, delivery: Delivery, now: datetime) -> Request:
+        timing = delivery.timing
+        kind = timing.get("kind")
+        priority = Priority(timing.get("priority") or Priority.NORMAL)
+
+        def request(kind: Kind, wanted: datetime, latest: datetime | None) -> Request:
+            return Request(
+                delivery_id=delivery.id, account=delivery.account, post_key=delivery.post.key,
+                kind=kind, wanted=wanted, latest=latest, priority=priority,
+            )  # fmt: skip
+
+        if kind in ("at", "series"):
+            # The time the file asked for; due_at may hold where an earlier plan moved it.
+            wanted = _moment(timing.get("at")) or delivery.due_at or now
+            return request(
+                "series" if kind == "series" else "at", wanted, _moment(timing.get("latest"))
+            )
+        if kind == "window":
+            start = _moment(timing.get("window_start")) or delivery.due_at or now
+            return request("window", start, delivery.window_end)
+        return request("next_free", now, None)
+
+    def _apply(
+        self, session: Session, delivery: Delivery, placed: Placed, wanted: datetime, now: datetime
+    ) -> int:
+        """Write one decision; nothing is written when it is what the queue already says."""
+        text = f"{placed.rule}: {placed.reason}"
+        if placed.at is None:
+            # A waiting delivery shows the time it asked for (the plan flags that day).
+            delivery.due_at = wanted
+            delivery.reason = text
+            if delivery.state == State.HELD:
+                return 0
+            change_state(
+                session, delivery, State.HELD, actor=ACTOR, now=now, reason=text,
+                level=logging.WARNING,
+            )  # fmt: skip
+            return 0
+        delivery.reason = text if placed.rule in _MOVES else None
+        if delivery.state == State.SCHEDULED:
+            if delivery.due_at == placed.at:
+                return 0
+            before = delivery.due_at
+            delivery.due_at = placed.at
+            record_move(session, delivery, actor=ACTOR, now=now, before=before, reason=text)
+            return 1
+        delivery.due_at = placed.at
+        change_state(session, delivery, State.SCHEDULED, actor=ACTOR, now=now, reason=text)
+        return 1
 
     def _announced_article_ready(self, session: Session, delivery: Delivery) -> bool:
         """Blog first, then social: a post announcing an article waits for its permalink."""
@@ -117,88 +205,8 @@ class Placement:
         delivery.reason = None
         return True
 
-    def taken(self, session: Session, account: str, *, excluding: str) -> list[datetime]:
-        return [
-            moment
-            for moment in session.scalars(
-                select(Delivery.due_at).where(
-                    Delivery.account == account,
-                    Delivery.state.in_(OCCUPYING),
-                    Delivery.id != excluding,
-                    Delivery.due_at.is_not(None),
-                )
-            )
-            if moment is not None
-        ]
 
-    def _place(
-        self,
-        session: Session,
-        delivery: Delivery,
-        now: datetime,
-        taken_by_account: dict[str, list[datetime]],
-    ) -> None:
-        rules = self.rules.get(delivery.account, AccountRules())
-        if rules.daily_cap is None and not rules.min_gap:
-            taken: list[datetime] = []  # no rule looks at the other posts
-        else:
-            if delivery.account not in taken_by_account:
-                taken_by_account[delivery.account] = sorted(
-                    self.taken(session, delivery.account, excluding=delivery.id)
-                )
-            taken = taken_by_account[delivery.account]
-        self._place_in(session, delivery, now, rules, taken)
-        if delivery.state == State.SCHEDULED and delivery.account in taken_by_account:
-            assert delivery.due_at is not None
-            insort(taken, delivery.due_at)
-
-    def _place_in(
-        self,
-        session: Session,
-        delivery: Delivery,
-        now: datetime,
-        rules: AccountRules,
-        taken: list[datetime],
-    ) -> None:
-        wanted = _wanted(delivery, now)
-        kind = delivery.timing.get("kind")
-        if kind in ("at", "series"):
-            broken = broken_rule(rules, self.zone, taken, wanted)
-            if broken is None:
-                self._schedule(session, delivery, Slot(at=wanted, why=()), now, "its fixed time")
-                return
-            if rules.on_cap == OnBrokenRule.HOLD:
-                self._hold(session, delivery, now, f"its fixed time breaks a rule: {broken}")
-                return
-            slot = next_free_slot(rules, self.zone, taken, earliest=wanted)
-            self._schedule(session, delivery, slot, now, f"rolled: {broken}")
-            return
-        slot = next_free_slot(rules, self.zone, taken, earliest=wanted, latest=delivery.window_end)
-        if slot.at is None:
-            self._hold(session, delivery, now, "; ".join(slot.why))
-            return
-        what = "the first free slot in its window" if kind == "window" else "the next free slot"
-        self._schedule(session, delivery, slot, now, what)
-
-    def _schedule(
-        self, session: Session, delivery: Delivery, slot: Slot, now: datetime, what: str
-    ) -> None:
-        assert slot.at is not None
-        delivery.due_at = slot.at
-        why = "; ".join(slot.why)
-        reason = f"{what}{': ' + why if why else ''}"
-        change_state(session, delivery, State.SCHEDULED, actor=ACTOR, now=now, reason=reason)
-
-    def _hold(self, session: Session, delivery: Delivery, now: datetime, reason: str) -> None:
-        delivery.reason = reason
-        change_state(
-            session, delivery, State.HELD, actor=ACTOR, now=now, reason=reason,
-            level=logging.WARNING,
-        )  # fmt: skip
-
-
-def _wanted(delivery: Delivery, now: datetime) -> datetime:
-    """The time the file asked for; "as soon as possible" means from now."""
-    if delivery.timing.get("kind") in ("at", "series") and delivery.due_at is not None:
-        return delivery.due_at
-    return max(delivery.due_at or now, now)
+def _moment(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value)

@@ -60,8 +60,7 @@ def broken_rule(
             holders = tuple(holder for _, holder in taken.on(local.date(), zone))
             return Conflict(
                 rule="daily_cap",
-                text=f"{local:%a %Y-%m-%d} already has {same_day} posts "
-                f"(daily_cap {rules.daily_cap})",
+                text=f"{local:%a %Y-%m-%d} is full ({same_day} of daily_cap {rules.daily_cap})",
                 holders=holders,
             )
     close = taken.closer_than(moment, rules.min_gap)

@@ -188,11 +188,12 @@ def test_an_ambiguous_answer_keeps_its_cap_unit_until_reconciliation_decides(
     clock.advance(seconds=1)
     dispatcher(capped).run_due()
     assert delivery_state(capped, maybe_out).state == "unknown"
-    # The post may be on the platform: the day is full, the next one waits for tomorrow.
+    # The post may be on the platform: the day is full, the next one is handed back to
+    # placement (which alone decides where it goes) instead of being sent.
     assert used(capped) == {("facebook", DAY): 1}
     assert [outgoing.delivery_id for outgoing in platform.sent] == [maybe_out]
-    tomorrow = delivery_state(capped, next_one).due_at.astimezone(app.config.zone).date()
-    assert tomorrow.isoformat() > DAY
+    handed_back = delivery_state(capped, next_one)
+    assert handed_back.state == "approved" and "full" in (handed_back.reason or "")
     sound(capped)
     # It had gone out after all: reconciliation finds it, and it keeps its unit.
     platform.on_platform[maybe_out] = Published(platform_id="late-1", url=None)

@@ -64,9 +64,10 @@ def test_a_published_post_counts_for_the_daily_cap(tmp_path: Path, clock: FakeCl
     later_today = approved_at(app, 5)
     state, due_at, reason = placed(app, later_today)
     zone = app.config.zone
-    assert state == "scheduled"
-    assert due_at.astimezone(zone).date() == clock.now().astimezone(zone).date() + timedelta(1)
-    assert reason is not None and "already has 1 posts (daily_cap 1)" in reason
+    # A fixed time is not moved to another day: it waits for the editor, the day named.
+    assert state == "held"
+    assert due_at.astimezone(zone).date() == clock.now().astimezone(zone).date()
+    assert reason is not None and "is full (1 of daily_cap 1)" in reason
 
 
 def test_a_published_post_counts_for_the_minimum_gap(tmp_path: Path, clock: FakeClock) -> None:

@@ -9,8 +9,8 @@ accounts:
       daily_target: 1       # soft: a day below it is reported by `relais plan`
       min_gap: 2h           # at least 2 hours between two posts on the account
       hours: 08:00-20:00    # posting hours, local time
-      on_cap: roll          # a fixed-time post that breaks a rule: roll to the next free
-                            # slot, or hold it for the editor
+      on_cap: roll          # a fixed-time post that breaks a rule: roll to the nearest free
+                            # time of its day, or hold it for the editor
 ```
 """
 
@@ -56,8 +56,9 @@ class AccountRules(BaseModel):
     hours: PostingHours = PostingHours(start=time(0, 0), end=time.max)
     """Posting hours, local time, such as 08:00-20:00."""
     on_cap: OnBrokenRule = OnBrokenRule.ROLL
-    """A post with a fixed time that would break a rule: `roll` it to the next free slot, or `hold`
-    it for the editor."""
+    """A post whose fixed time would break a rule: `roll` moves it to the nearest free time of
+    the same local day (when the day is full it waits for the editor), `hold` keeps it for
+    the editor."""
 
     @field_validator("hours", mode="before")
     @classmethod

@@ -78,6 +78,14 @@ def _x(settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
     return XConnector(settings, clock)
 
 
+def _mastodon(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.mastodon import MastodonConnector
+
+    return MastodonConnector(settings, clock)
+
+
 def _youtube(
     settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
 ) -> Connector:
@@ -98,6 +106,7 @@ KINDS: Mapping[str, ConnectorFactory] = {
     "wordpress": _wordpress,
     "x": _x,
     "youtube": _youtube,
+    "mastodon": _mastodon,
 }
 
 

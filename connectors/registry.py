@@ -86,6 +86,14 @@ def _mastodon(
     return MastodonConnector(settings, clock)
 
 
+def _bluesky(
+    settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
+) -> Connector:
+    from connectors.bluesky import BlueskyConnector
+
+    return BlueskyConnector(settings, clock)
+
+
 def _youtube(
     settings: AccountSettings, clock: Clock, _: Mapping[str, AccountSettings]
 ) -> Connector:
@@ -107,6 +115,7 @@ KINDS: Mapping[str, ConnectorFactory] = {
     "x": _x,
     "youtube": _youtube,
     "mastodon": _mastodon,
+    "bluesky": _bluesky,
 }
 
 

@@ -19,6 +19,8 @@ OPTIONS = {
     "wordpress": {"base_url": "http://localhost", "username": "u"},
     "x": {"auth": "oauth2"},
     "youtube": {},
+    "mastodon": {"instance": "https://mastodon.example.org"},
+    "bluesky": {"handle": "bibliotheques.example.org"},
 }
 
 
@@ -32,7 +34,7 @@ def test_every_kind_builds_its_connector(tmp_path: Path) -> None:
 def test_platform_libraries_load_only_when_an_account_needs_them() -> None:
     probe = (
         "import sys, scheduler.app; "
-        "print(sorted({'tweepy', 'googleapiclient', 'flickrapi'} & set(sys.modules)))"
+        "print(sorted({'tweepy', 'googleapiclient', 'flickrapi', 'atproto'} & set(sys.modules)))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

@@ -20,6 +20,7 @@ from io import BytesIO
 from typing import Any
 
 import httplib2
+import httpx
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -146,3 +147,22 @@ def serve(app: WsgiApp) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+class HttpxWsgiTransport(httpx.BaseTransport):
+    """An httpx transport that hands every request to a WSGI app (for httpx-based
+    clients such as the atproto SDK), with the same lost-answer simulation."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            status, headers, content = call_app(
+                self.app, request.method, str(request.url), dict(request.headers), request.read()
+            )
+        except DropConnection as error:
+            raise httpx.ReadTimeout(str(error), request=request) from error
+        except ResetBeforeSending as error:
+            raise httpx.ConnectError(str(error), request=request) from error
+        return httpx.Response(status, headers=headers, content=content, request=request)

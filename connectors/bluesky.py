@@ -1,7 +1,8 @@
 """Bluesky: one post per delivery, through the atproto SDK, with an app password.
 
 The text is sent as written (the link on a line of its own when the text does not contain
-it), at most 300 graphemes (``app.bsky.feed.post``), with facets for mentions, links and
+it, every address shown short as Bluesky's app shows it, the facet keeping it whole), at
+most 300 graphemes (``app.bsky.feed.post``), with facets for mentions, links and
 hashtags on UTF-8 byte offsets (:mod:`connectors.bluesky_text`; mentions resolved to DIDs
 when sending), the account's language in ``langs``, and either up to 4 images with alt text
 and aspect ratio (``app.bsky.embed.images``, each at most 2,000,000 bytes) or, for a post
@@ -50,7 +51,7 @@ from connectors.base import (
     parse_options,
     plain_text,
 )
-from connectors.bluesky_text import Facet, detect_facets, record_key
+from connectors.bluesky_text import Facet, detect_facets, record_key, shorten_links
 from connectors.credentials import MissingCredential, Secret
 from connectors.errors import AuthExpired, Permanent, PublishError, RateLimited, Retryable
 from connectors.http import lost_answer
@@ -125,7 +126,7 @@ class BlueskyConnector:
     # -- offline ---------------------------------------------------------------------
 
     def render(self, outgoing: Outgoing) -> RenderedText:
-        text = plain_text(outgoing, MAX_GRAPHEMES).text
+        text, _links = shorten_links(plain_text(outgoing, MAX_GRAPHEMES).text)
         return RenderedText(
             text=text,
             length=graphemes(text),
@@ -160,11 +161,11 @@ class BlueskyConnector:
         if found is not None:
             log.info("post already on Bluesky; not creating it again", extra=ids)
             return found
-        text = self.render(outgoing).text
+        text, links = shorten_links(plain_text(outgoing, MAX_GRAPHEMES).text)
         record = models.AppBskyFeedPost.Record(
             text=text,
             created_at=ensure_utc(self.clock.now()).isoformat().replace("+00:00", "Z"),
-            facets=self._facets(client, text) or None,
+            facets=self._facets(client, text, links) or None,
             embed=self._embed(client, outgoing),
             langs=[self.options.language],
         )
@@ -207,9 +208,11 @@ class BlueskyConnector:
             platform_id=uri, url=f"https://bsky.app/profile/{self.options.handle}/post/{rkey}"
         )
 
-    def _facets(self, client: _ClockedClient, text: str) -> list[models.AppBskyRichtextFacet.Main]:
+    def _facets(
+        self, client: _ClockedClient, text: str, links: list[Facet]
+    ) -> list[models.AppBskyRichtextFacet.Main]:
         facets = []
-        for facet in detect_facets(text):
+        for facet in sorted([*links, *detect_facets(text)], key=lambda f: f.byte_start):
             feature = self._feature(client, facet)
             if feature is None:
                 continue

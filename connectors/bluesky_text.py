@@ -73,11 +73,7 @@ def detect_facets(text: str) -> list[Facet]:
             )
         )
     for match in _URL.finditer(text):
-        uri, start = match.group(2), match.start(2)
-        if uri[-1] in ".,;:!?":
-            uri = uri[:-1]
-        if uri.endswith(")") and "(" not in uri:
-            uri = uri[:-1]
+        uri, start = _trimmed(match.group(2)), match.start(2)
         facets.append(
             Facet(
                 kind="link",
@@ -103,6 +99,50 @@ def detect_facets(text: str) -> list[Facet]:
             )
         )
     return sorted(facets, key=lambda facet: facet.byte_start)
+
+
+def shorten_links(text: str) -> tuple[str, list[Facet]]:
+    """The text with each http(s) address shown short, as Bluesky's app writes them
+    (``toShortUrl`` in bluesky-social/social-app: host and path without the scheme, past
+    30 characters the first 27 and ``...``), and the link facets that keep the full
+    address. A link tagged for UTM is 120 characters; Bluesky allows 300 in all."""
+    pieces: list[str] = []
+    facets: list[Facet] = []
+    position = 0
+    size = 0
+    for match in _URL.finditer(text):
+        uri, start = _trimmed(match.group(2)), match.start(2)
+        before = text[position:start]
+        display = _short(uri)
+        pieces += [before, display]
+        size += len(before.encode("utf-8"))
+        facets.append(
+            Facet(
+                kind="link",
+                byte_start=size,
+                byte_end=size + len(display.encode("utf-8")),
+                value=uri,
+            )
+        )
+        size += len(display.encode("utf-8"))
+        position = start + len(uri)
+    pieces.append(text[position:])
+    return "".join(pieces), facets
+
+
+def _trimmed(uri: str) -> str:
+    if uri[-1] in ".,;:!?":
+        uri = uri[:-1]
+    if uri.endswith(")") and "(" not in uri:
+        uri = uri[:-1]
+    return uri
+
+
+def _short(uri: str) -> str:
+    shown = re.sub(r"^https?://", "", uri, flags=re.IGNORECASE)
+    if shown.endswith("/") and shown.count("/") == 1:
+        shown = shown[:-1]
+    return shown if len(shown) <= 30 else shown[:27] + "..."
 
 
 def record_key(delivery_id: str, first_attempt: datetime) -> str:

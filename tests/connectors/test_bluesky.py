@@ -180,3 +180,44 @@ def test_a_revoked_app_password_pauses_the_account(tmp_path: Path, clock: FakeCl
     with pytest.raises(AuthExpired, match="app password"):
         connector.publish(outgoing("text", tmp_path, due_at=clock.now()))
     assert PDS.startswith("https://")
+
+
+def test_a_dry_run_account_like_bluesky_counts_as_bluesky_does(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from connectors.base import AccountSettings
+    from connectors.registry import build_connector
+
+    stand_in = build_connector(
+        AccountSettings(
+            name="bluesky",
+            kind="dry_run",
+            base_dir=tmp_path,
+            options={
+                "log": "out/bluesky.jsonl",
+                "like": "bluesky",
+                "like_options": {"handle": "bibliotheques.example.org"},
+            },
+        ),
+        clock,
+    )
+    rendered = stand_in.render(outgoing("link", tmp_path, due_at=clock.now()))
+    assert rendered.counted_as == "graphemes as Bluesky counts them"
+
+
+def test_long_links_are_shown_short_and_kept_whole_in_their_facet(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build(tmp_path, clock)
+    link = "https://www.example.org/agenda/heure-du-conte?utm_source=bluesky&utm_medium=social"
+    post = dataclasses.replace(
+        outgoing("text", tmp_path, due_at=clock.now(), text="L'heure du conte 📚"), link=link
+    )
+    rendered = connector.render(post)
+    assert rendered.text == "L'heure du conte 📚\nwww.example.org/agenda/heur..."
+    connector.publish(post)
+    [record] = fake.created()
+    [facet] = record["facets"]
+    shown = record["text"].encode()[facet["index"]["byteStart"] : facet["index"]["byteEnd"]]
+    assert shown.decode() == "www.example.org/agenda/heur..."
+    assert facet["features"][0]["uri"] == link

@@ -18,10 +18,12 @@ How a lost request shows up, in requests/urllib3 and in httplib2 (google-api-pyt
       requests.ConnectTimeout  <- MaxRetryError(ConnectTimeoutError)
       requests.ConnectionError <- MaxRetryError(NewConnectionError / NameResolutionError)
       ConnectionRefusedError, socket.gaierror, httplib2.ServerNotFoundError (httplib2)
+      httpx.ConnectError, httpx.ConnectTimeout (httpx, under the atproto SDK)
     may have reached (the request left, the answer did not come back whole)
       requests.ReadTimeout, socket.timeout (httplib2 cannot tell a connect timeout apart)
       requests.ConnectionError <- ProtocolError(ConnectionResetError / RemoteDisconnected)
       requests.ChunkedEncodingError <- ProtocolError(IncompleteRead), http.client.IncompleteRead
+      httpx.ReadTimeout, ReadError, WriteError, WriteTimeout, RemoteProtocolError
       a 2xx whose body is not what the platform sends (a truncated JSON: ValueError)
 """
 
@@ -35,6 +37,7 @@ from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 
 import httplib2
+import httpx
 import requests
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -62,6 +65,8 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
     socket.gaierror,
     httplib2.ServerNotFoundError,
     requests.ConnectTimeout,
+    httpx.ConnectError,  # httpx (the atproto SDK): the connection never carried it
+    httpx.ConnectTimeout,
 )
 _NOT_SENT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
 # The connection broke or went silent once the request was on its way.
@@ -74,6 +79,11 @@ _AFTER_SENDING: tuple[type[BaseException], ...] = (
     BrokenPipeError,
     TimeoutError,  # socket.timeout: a read timeout (or, with httplib2, either kind)
     requests.ReadTimeout,
+    httpx.ReadTimeout,  # httpx: sent, or partly sent, and the answer did not come back
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
 )
 
 

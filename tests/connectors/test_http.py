@@ -267,3 +267,13 @@ def test_the_generic_statuses_map_to_the_error_classes() -> None:
     overloaded = refused(503, **{"Retry-After": "30"})
     assert isinstance(overloaded, Retryable) and overloaded.retry_after == timedelta(seconds=30)
     assert refused(500).http_status == 500
+
+
+def test_httpx_failures_are_told_apart_like_requests_ones() -> None:
+    import httpx
+
+    request = httpx.Request("POST", "https://pds.example.org/xrpc/com.atproto.repo.createRecord")
+    assert not may_have_reached(httpx.ConnectError("refused", request=request))
+    assert not may_have_reached(httpx.ConnectTimeout("no answer", request=request))
+    assert may_have_reached(httpx.ReadTimeout("lost", request=request))
+    assert may_have_reached(httpx.RemoteProtocolError("cut", request=request))

@@ -49,6 +49,7 @@ from connectors.base import (
 )
 from connectors.credentials import MissingCredential
 from connectors.errors import AuthExpired, PublishError, Retryable
+from connectors.handover import Confirmation, HandedOver, Liveness
 from connectors.mastodon_api import InstanceLimits, MastodonClient, MastodonOptions, Status
 from connectors.text_count import graphemes
 from scheduler.clock import Clock, ensure_utc
@@ -211,6 +212,23 @@ class MastodonConnector:
                 return _published(scheduled)
         return None
 
+    def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation:
+        """A scheduled status that the server has turned into a status is live; one still
+        scheduled is pending; one gone without a status was dropped by the server."""
+        client = self._client_or_pause()
+        scheduled_id = _scheduled_id(platform_id)
+        if any(item.id == scheduled_id for item in client.scheduled_statuses()):
+            return Confirmation(liveness=Liveness.PENDING)
+        found = self.find(outgoing)
+        if found is not None and not found.platform_id.startswith("scheduled/"):
+            return Confirmation(liveness=Liveness.LIVE, url=found.url)
+        return Confirmation(
+            liveness=Liveness.NOT_LIVE,
+            reason=f"{self.account}: the server no longer has the scheduled status and "
+            "published none with its text; look at the account, then send it again with "
+            "relais retry",
+        )
+
     def unschedule(self, platform_id: str) -> None:
         """Delete a status handed to the server's scheduling (``scheduled/<id>``)."""
         self._client_or_pause().delete_scheduled(_scheduled_id(platform_id))
@@ -289,7 +307,9 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _published(status: Status) -> Published:
     if status.scheduled_at is not None:
-        return Published(platform_id=f"scheduled/{status.id}", url=None)
+        return HandedOver(
+            platform_id=f"scheduled/{status.id}", url=None, live_at=status.scheduled_at
+        )
     return Published(platform_id=status.id, url=status.url)
 
 

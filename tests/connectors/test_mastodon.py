@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
+from connectors.handover import HandedOver, Liveness
 from connectors.mastodon import MastodonConnector
 from tests.connectors.cases.mastodon import build, settings
 from tests.connectors.contract import outgoing
@@ -122,6 +123,25 @@ def test_native_scheduling_can_be_found_moved_and_cancelled(
         connector.reschedule(handed.platform_id, clock.now() + timedelta(minutes=2))
     connector.unschedule(handed.platform_id)
     assert fake.scheduled == {}
+
+
+def test_a_scheduled_status_is_confirmed_live_once_the_server_posted_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    fake = MastodonFake(clock)
+    connector = MastodonConnector(
+        settings(tmp_path, schedule_ahead="1d"), clock, session=session_for(fake)
+    )
+    post = outgoing("text", tmp_path, due_at=clock.now() + timedelta(hours=2))
+    handed = connector.publish(post)
+    assert isinstance(handed, HandedOver) and handed.live_at == post.due_at
+    assert connector.confirm(post, handed.platform_id).liveness == Liveness.PENDING
+    clock.advance(hours=2, minutes=1)
+    fake.run_scheduled()
+    confirmed = connector.confirm(post, handed.platform_id)
+    assert confirmed.liveness == Liveness.LIVE and confirmed.url
+    fake.statuses.clear()  # a server that dropped it
+    assert connector.confirm(post, handed.platform_id).liveness == Liveness.NOT_LIVE
 
 
 def test_a_post_due_within_five_minutes_is_sent_at_once(tmp_path: Path, clock: FakeClock) -> None:

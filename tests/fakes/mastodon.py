@@ -105,6 +105,23 @@ class MastodonFake:
     def expire_credentials(self) -> None:
         self.token = "revoked"
 
+    def run_scheduled(self) -> None:
+        """What the server's scheduler does: due scheduled statuses become statuses."""
+        now = self.clock.now()
+        for scheduled_id, item in list(self.scheduled.items()):
+            if datetime.fromisoformat(item["scheduled_at"]) <= now:
+                del self.scheduled[scheduled_id]
+                status_id = self._new_id()
+                self.statuses[status_id] = {
+                    "id": status_id,
+                    "text": item["params"]["text"],
+                    "spoiler": "",
+                    "visibility": item["params"]["visibility"] or "public",
+                    "language": None,
+                    "media": [],
+                    "created_at": now.isoformat(),
+                }
+
     # -- WSGI ------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

@@ -180,8 +180,11 @@ class BlueskyConnector:
         first = outgoing.notes.get(_NOTE_FIRST)
         if first is None:
             return None  # nothing was ever sent for this delivery
-        client = self._session_or_pause()
-        return self._get(client, record_key(outgoing.delivery_id, datetime.fromisoformat(first)))
+        # getRecord needs no login ("Does not require auth"): the look-up works even while
+        # the app password is dead, and it is exact.
+        anonymous = _ClockedClient(self.options.pds, self._request(), self.clock)
+        rkey = record_key(outgoing.delivery_id, datetime.fromisoformat(first))
+        return self._get(anonymous, rkey, repo=self._did or self.options.handle)
 
     # -- steps -----------------------------------------------------------------------
 
@@ -192,8 +195,12 @@ class BlueskyConnector:
             outgoing.notes.put(_NOTE_FIRST, first)  # before the first request
         return record_key(outgoing.delivery_id, datetime.fromisoformat(first))
 
-    def _get(self, client: _ClockedClient, rkey: str) -> Published | None:
-        params = models.ComAtprotoRepoGetRecord.Params(repo=self._did, collection=POST, rkey=rkey)
+    def _get(
+        self, client: _ClockedClient, rkey: str, *, repo: str | None = None
+    ) -> Published | None:
+        params = models.ComAtprotoRepoGetRecord.Params(
+            repo=repo or self._did, collection=POST, rkey=rkey
+        )
         try:
             found = self._call(lambda: client.com.atproto.repo.get_record(params), creating=False)
         except Permanent as error:
@@ -280,8 +287,7 @@ class BlueskyConnector:
         if self._client is not None:
             return self._client
         secrets = self.settings.secrets()
-        request = Request(transport=self.transport, timeout=self.options.timeout.total_seconds())
-        client = _ClockedClient(self.options.pds, request, self.clock)
+        client = _ClockedClient(self.options.pds, self._request(), self.clock)
 
         def keep(_event: object, session: Any) -> None:
             self._did = session.did
@@ -314,6 +320,9 @@ class BlueskyConnector:
         )
         self._client = client
         return client
+
+    def _request(self) -> Request:
+        return Request(transport=self.transport, timeout=self.options.timeout.total_seconds())
 
     def _session_or_pause(self) -> _ClockedClient:
         try:

@@ -39,4 +39,6 @@ CASE = PlatformCase(
     kinds=("text", "link", "image", "images"),
     max_text_length=MAX_GRAPHEMES,
     build=build,
+    # com.atproto.repo.getRecord is public: reconciliation needs no credentials
+    finds_without_credentials=True,
 )

@@ -46,6 +46,7 @@ from connectors.base import (
     Problem,
     Published,
     RenderedText,
+    RequestTimeout,
     Verdict,
     check_limits,
     parse_options,
@@ -57,7 +58,6 @@ from connectors.errors import AuthExpired, Permanent, PublishError, RateLimited,
 from connectors.http import lost_answer
 from connectors.text_count import graphemes
 from scheduler.clock import Clock, ensure_utc
-from scheduler.durations import Duration
 from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class BlueskyOptions(BaseModel):
     pds: str = Field(default="https://bsky.social", pattern=r"^https?://")
     language: str = Field(default="fr", pattern=r"^[a-z]{2,3}$")
     link_card: bool = True
-    timeout: Duration = timedelta(seconds=30)
+    timeout: RequestTimeout = timedelta(seconds=30)
 
 
 class _ClockedClient(Client):  # type: ignore[misc]  # the SDK ships no type information

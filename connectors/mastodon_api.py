@@ -29,6 +29,7 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.base import RequestTimeout
 from connectors.credentials import Secret
 from connectors.errors import AuthExpired, PublishError, RateLimited, Retryable
 from connectors.http import lost_answer, refusal
@@ -55,7 +56,7 @@ class MastodonOptions(BaseModel):
         description="How long before its time a post is handed to the server's own "
         "scheduling; 0 sends every post at its time.",
     )
-    timeout: Duration = timedelta(seconds=30)
+    timeout: RequestTimeout = timedelta(seconds=30)
 
     @field_validator("instance")
     @classmethod

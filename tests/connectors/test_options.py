@@ -94,5 +94,7 @@ def _required(model: type[BaseModel]) -> dict[str, Any]:
         "auth": "oauth1",
         "base_url": "https://blog.example.org",
         "username": "relais",
+        "instance": "https://mastodon.example.org",
+        "handle": "bibliotheques.example.org",
     }
     return {name: value for name, value in examples.items() if name in model.model_fields}

@@ -45,8 +45,14 @@ _THROTTLED_CODES = frozenset({4, 17, 32, 341, 613, 80001})
 _TEMPORARY_BLOCK = 368
 _TOKEN_CODES = frozenset({102, 190})
 DUPLICATE_POST = 506
-# Instagram subcodes: server error, download timeout, container creation failed, upload error.
-_TRANSIENT_SUBCODES = frozenset({2207001, 2207003, 2207032, 2207053})
+# Instagram subcodes: server error, download timeout, container creation failed, upload error
+# (Instagram Graph API reference, Error Codes), and 2207052 "media fetch failed", which
+# Meta also answers for a fetch of a good file that failed (Postiz made it retryable after
+# production incidents: gitroomhq/postiz-app#1900); relais check refuses bad files first.
+_TRANSIENT_SUBCODES = frozenset({2207001, 2207003, 2207032, 2207052, 2207053})
+# Instagram: "The media is not ready for publishing, please wait for a moment" at
+# media_publish: the same container is published again after a wait.
+NOT_READY_SUBCODE = 2207027
 # Instagram: "the maximum number of posts ... by Content Publishing API" reached.
 _PUBLISH_LIMIT_SUBCODE = 2207042
 EXPIRED_CONTAINER_SUBCODE = 2207020

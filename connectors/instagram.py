@@ -12,12 +12,14 @@ post is never published twice. The account's publishing quota is read before pub
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import requests
@@ -43,12 +45,14 @@ from connectors.facebook import CLOCK_SKEW, compose_text
 from connectors.graph import (
     DEFAULT_API_BASE,
     EXPIRED_CONTAINER_SUBCODE,
+    NOT_READY_SUBCODE,
     GraphClient,
     GraphError,
     GraphTransportError,
     lookup_error,
     publish_error,
 )
+from connectors.image_rules import ImageRules, fit, image_problems, measure, violations
 from connectors.media_host import MediaHost, PublicBaseUrlHost, WordPressMediaHost
 from scheduler.clock import Clock, ensure_utc
 
@@ -61,6 +65,18 @@ CONTAINER_NOTE = "instagram.container_id"
 SENT_AT_NOTE = "instagram.first_sent_at"
 MEDIA_NOTE = "instagram.media_id"
 QUOTA_FALLBACK = timedelta(hours=1)
+NOT_READY_WAIT = timedelta(minutes=1)
+# Instagram Graph API reference, IG User Media, image specifications: JPEG, 8 MiB at most
+# ("It should be less than 8 MiB", error 2207004), aspect ratio within 4:5 to 1.91:1.
+INSTAGRAM_IMAGES = ImageRules(
+    platform="Instagram",
+    formats=frozenset({"image/jpeg"}),
+    max_bytes=8 * 1024 * 1024,
+    min_ratio=Fraction(4, 5),
+    max_ratio=Fraction(191, 100),
+    source="developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/"
+    "ig-user/media (image specifications); .../reference/error-codes",
+)
 # Container errors worth a fresh container: server error, download timeout, failed creation.
 _RETRY_SUBCODES = frozenset({2207001, 2207003, 2207032, 2207053})
 # Our own status for a container that failed transiently (not one of Instagram's).
@@ -79,6 +95,9 @@ class InstagramOptions(BaseModel):
     timeout: RequestTimeout = timedelta(seconds=30)
     poll_interval: PositiveDuration = timedelta(seconds=5)
     container_wait: PositiveDuration = timedelta(minutes=5)
+    # Convert images Instagram refuses (PNG, a phone's 3:4 or 9:16, over 8 MiB) into a
+    # JPEG padded to 4:5, kept in the media store beside the original.
+    convert_images: bool = False
 
     @model_validator(mode="after")
     def _one_media_host(self) -> InstagramOptions:
@@ -145,13 +164,9 @@ class InstagramConnector:
                 Problem(field="media", message="Instagram takes one video alone (a reel)")
             )
         for item in outgoing.media:
-            if item.mime_type.startswith("image/") and item.mime_type not in (
-                "image/jpeg",
-                "image/png",
-            ):
-                problems.append(
-                    Problem(field="media", message=f"{item.path.name}: use JPEG for Instagram")
-                )
+            problems.extend(
+                image_problems(INSTAGRAM_IMAGES, item, convertible=self.options.convert_images)
+            )
         return problems
 
     # -- online ------------------------------------------------------------------------
@@ -193,6 +208,13 @@ class InstagramConnector:
                     f"{self.options.ig_user_id}/media_publish", {"creation_id": container}
                 )
             except GraphError as error:
+                if error.subcode == NOT_READY_SUBCODE:
+                    # The container stays noted: the next attempt publishes this one.
+                    raise Retryable(
+                        f"account {self.account}: Instagram says the media is not ready for "
+                        "publishing; the same container is published after a wait",
+                        retry_after=NOT_READY_WAIT,
+                    ) from error
                 if error.subcode == EXPIRED_CONTAINER_SUBCODE:
                     log.info("container expired; making a new one", extra=self._ids(outgoing))
                     outgoing.notes.put(CONTAINER_NOTE, "")
@@ -251,10 +273,27 @@ class InstagramConnector:
         )
 
     def _image(self, item: MediaItem) -> dict[str, str]:
-        data = {"image_url": self.media_host.public_url(item)}
+        data = {"image_url": self.media_host.public_url(self._acceptable(item))}
         if item.alt:
             data["alt_text"] = item.alt
         return data
+
+    def _acceptable(self, item: MediaItem) -> MediaItem:
+        """The image as Instagram takes it: itself, or (``convert_images``) its fitted JPEG
+        copy, made once and kept in the media store beside it."""
+        if not self.options.convert_images or not item.path.is_file():
+            return item
+        if not violations(INSTAGRAM_IMAGES, measure(item.path.read_bytes())):
+            return item
+        copy = fit(INSTAGRAM_IMAGES, item.path, item.path.with_name(f"{item.sha256}.ig.jpg"))
+        data = copy.read_bytes()
+        return MediaItem(
+            path=copy,
+            alt=item.alt,
+            mime_type="image/jpeg",
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
 
     def _new_container(self, client: GraphClient, data: Mapping[str, str]) -> str:
         try:

@@ -6,6 +6,7 @@ Each platform provides a :class:`PlatformCase` in ``tests/connectors/cases/<name
 
 from __future__ import annotations
 
+import io
 import struct
 import uuid
 import zlib
@@ -15,6 +16,8 @@ from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from PIL import Image
 
 from connectors.base import Connector, MediaItem, MemoryNotes, Outgoing
 from tests.support import FakeClock
@@ -83,6 +86,13 @@ def png_bytes(width: int = 8, height: int = 8) -> bytes:
     )
 
 
+def jpeg_bytes(width: int = 8, height: int = 8) -> bytes:
+    """A real JPEG (Instagram takes JPEG only), made with Pillow."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (128, 64, 32)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
 def mp4_bytes(size: int = 4096) -> bytes:
     """An ISO base media file: ``ftyp`` box then padding in an ``mdat`` box."""
     ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 512, b"isom", b"mp41")
@@ -112,10 +122,10 @@ def outgoing(
     """A post of the given kind, its media written into ``folder``."""
     media: tuple[MediaItem, ...] = ()
     if kind == "image":
-        media = (media_item(folder, "photo.png", png_bytes(), "image/png", "Une marmite"),)
+        media = (media_item(folder, "photo.jpg", jpeg_bytes(), "image/jpeg", "Une marmite"),)
     elif kind == "images":
         media = tuple(
-            media_item(folder, f"photo{n}.png", png_bytes(8 + n), "image/png", f"Photo {n}")
+            media_item(folder, f"photo{n}.jpg", jpeg_bytes(8 + n), "image/jpeg", f"Photo {n}")
             for n in range(3)
         )
     elif kind == "video":

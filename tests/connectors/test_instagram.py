@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from werkzeug.wrappers import Request
 
-from connectors.base import AccountSettings, MediaItem
+from connectors.base import AccountSettings, MediaItem, Outgoing
 from connectors.credentials import Secret
 from connectors.errors import Permanent, RateLimited, Retryable
 from connectors.graph import GraphClient, GraphError
@@ -143,14 +145,17 @@ def test_a_media_host_account_that_is_not_configured_is_refused(
         build_instagram(tmp_path, clock, accounts={}, media_host=None)
 
 
-def test_a_video_behind_an_image_url_is_refused_by_instagram(
+def test_a_video_behind_an_image_url_is_refused_by_check_and_by_instagram(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     connector, fake = build_instagram(tmp_path, clock)
     clip = media_item(tmp_path, "clip.mp4", mp4_bytes(), "video/mp4", "film")
     wrong = MediaItem(path=clip.path, alt=None, mime_type="image/jpeg", size=1, sha256="0")
     post = dataclasses.replace(outgoing("image", tmp_path, due_at=clock.now()), media=(wrong,))
-    with pytest.raises(Permanent, match="Only photo or video"):
+    assert any("not an image" in problem.message for problem in connector.check(post))
+    # 2207052 "media fetch failed" is also what a good file gets when Meta's fetch fails:
+    # retried (a bounded number of attempts), since check refuses the bad files first.
+    with pytest.raises(Retryable, match="Only photo or video"):
         connector.publish(post)
     assert fake.created() == []
 
@@ -210,3 +215,106 @@ def test_unusable_options_are_refused(
     settings = AccountSettings(name="ig", kind="instagram", base_dir=tmp_path, options=options)
     with pytest.raises(ValueError, match="account 'ig'"):
         InstagramConnector(settings, clock)
+
+
+# -- what Instagram refuses, from its documented image specifications -------------------------
+
+
+def picture(tmp_path: Path, name: str, width: int, height: int, fmt: str = "JPEG") -> MediaItem:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 80, 40)).save(buffer, format=fmt)
+    mime = {"JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
+    return media_item(tmp_path, name, buffer.getvalue(), mime, "Une affiche")
+
+
+def image_post(tmp_path: Path, clock: FakeClock, item: MediaItem) -> Outgoing:
+    return dataclasses.replace(outgoing("text", tmp_path, due_at=clock.now()), media=(item,))
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "height", "fmt", "said"),
+    [
+        ("portrait-3-4.jpg", 300, 400, "JPEG", "width / height 0.75"),
+        ("portrait-9-16.jpg", 270, 480, "JPEG", "width / height 0.56"),
+        ("panorama.jpg", 600, 200, "JPEG", "width / height 3.00"),
+        ("affiche.png", 400, 400, "PNG", "it is PNG"),
+    ],
+)
+def test_check_refuses_what_instagram_refuses_and_so_does_the_fake(
+    tmp_path: Path, clock: FakeClock, name: str, width: int, height: int, fmt: str, said: str
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    post = image_post(tmp_path, clock, picture(tmp_path, name, width, height, fmt))
+    problems = connector.check(post)
+    assert any(said in problem.message for problem in problems), problems
+    with pytest.raises(Permanent):
+        connector.publish(post)
+    assert fake.created() == []
+
+
+def test_an_image_over_8_mib_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    connector, _ = build_instagram(tmp_path, clock)
+    big = picture(tmp_path, "big.jpg", 400, 400)
+    big.path.write_bytes(big.path.read_bytes() + b"\0" * (8 * 1024 * 1024))
+    big = dataclasses.replace(big, size=big.path.stat().st_size)
+    post = image_post(tmp_path, clock, big)
+    assert any("8 MiB" in problem.message for problem in connector.check(post))
+    with pytest.raises(Permanent, match="less than 8 MiB"):
+        connector.publish(post)
+
+
+def test_images_within_the_limits_pass_check_and_publish(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    for name, width, height in (("a.jpg", 400, 500), ("b.jpg", 400, 400), ("c.jpg", 764, 400)):
+        post = image_post(tmp_path, clock, picture(tmp_path, name, width, height))
+        assert connector.check(post) == []
+        connector.publish(post)
+    assert len(fake.created()) == 3
+
+
+def test_convert_images_makes_a_jpeg_fitted_to_4_5_kept_in_the_media_store(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock, options={"convert_images": True})
+    phone = picture(tmp_path, "telephone.png", 300, 400, "PNG")
+    post = image_post(tmp_path, clock, phone)
+    assert connector.check(post) == []
+    connector.publish(post)
+    [copy] = [path for path in tmp_path.glob("*.jpg") if path.name.startswith(phone.sha256)]
+    with Image.open(copy) as converted:
+        assert converted.format == "JPEG"
+        assert converted.size == (320, 400)  # padded to 4:5, nothing cropped
+    assert len(fake.created()) == 1
+
+
+def test_media_fetch_failed_is_retried(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    post = image_post(tmp_path, clock, picture(tmp_path, "ok.jpg", 400, 400))
+    fake.fail_next_fetch()
+    with pytest.raises(Retryable):
+        connector.publish(post)
+    connector.publish(post)
+    assert len(fake.created()) == 1
+
+
+def test_media_not_ready_at_publish_waits_and_publishes_the_same_container(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_instagram(tmp_path, clock)
+    post = image_post(tmp_path, clock, picture(tmp_path, "ok.jpg", 400, 400))
+    fake.not_ready_at_publish = 1
+    with pytest.raises(Retryable) as raised:
+        connector.publish(post)
+    assert raised.value.retry_after is not None
+    container = post.notes.get(CONTAINER_NOTE)
+    connector.publish(post)
+    assert post.notes.get(CONTAINER_NOTE) == container
+    assert len(fake.containers) == 1 and len(fake.created()) == 1
+
+
+def test_the_docs_state_the_image_limits_the_connector_uses() -> None:
+    from connectors.instagram import INSTAGRAM_IMAGES
+    from tests.paths import REPOSITORY
+
+    page = (REPOSITORY / "docs" / "platforms" / "instagram.md").read_text(encoding="utf-8")
+    assert f"Images: {INSTAGRAM_IMAGES.describe()}" in " ".join(page.split())

@@ -143,7 +143,7 @@ def test_the_first_image_is_featured_the_others_inline_all_attached_with_alt_tex
     assert media[0]["source_url"] not in content
     for item in media[1:]:
         assert f'<img src="{item["source_url"]}" alt="{item["alt_text"]}"/>' in content
-    assert media[0]["source_url"].endswith(f"/{slug_for(post)}-1.png")
+    assert media[0]["source_url"].endswith(f"/{slug_for(post)}-1.jpg")
 
 
 def test_a_post_handed_over_early_is_scheduled_by_wordpress(

@@ -24,6 +24,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
 from connectors.graph import GRAPH_VERSION
+from connectors.image_rules import measure, violations
+from connectors.instagram import INSTAGRAM_IMAGES
 from tests.connectors.contract import ErrorClass
 from tests.fakes.wsgi import DropConnection
 from tests.support import FakeClock
@@ -120,6 +122,9 @@ class GraphFake:
     _folders: dict[str, Path] = field(default_factory=dict)
     _fail: ErrorClass | None = None
     _container_failure: int | None = None
+    _fetch_fails: bool = False
+    # media_publish answers 2207027 "not ready" this many more times, container FINISHED.
+    not_ready_at_publish: int = 0
     _expired: bool = False
     _next_id: int = 1000
 
@@ -139,6 +144,10 @@ class GraphFake:
 
     def serve_folder(self, base_url: str, folder: Path) -> None:
         self._folders[base_url.rstrip("/") + "/"] = folder
+
+    def fail_next_fetch(self) -> None:
+        """The next media download fails (2207052) though the file is fine."""
+        self._fetch_fails = True
 
     def fail_next_container(self, subcode: int) -> None:
         """The next container ends in ERROR with this subcode (e.g. 2207003)."""
@@ -400,12 +409,14 @@ class GraphFake:
             return self._container(kind, params, polls=self.video_polls)
         if kind != "IMAGE":
             raise _bad_param(f"The media type {kind} is not supported here")
-        self._download(params.get("image_url"), "image/jpeg", "image/png")
+        data = self._download(params.get("image_url"), "image/")
+        self._refuse_image(data)
         return self._container(kind, params)
 
-    def _download(self, url: str | None, *types: str) -> None:
+    def _download(self, url: str | None, *types: str) -> bytes:
         found = self._fetch(url) if url else None
-        if found is None or not found[1].startswith(types):
+        failed, self._fetch_fails = self._fetch_fails, False
+        if failed or found is None or not found[1].startswith(types):
             raise graph_error(
                 400,
                 9004,
@@ -414,6 +425,31 @@ class GraphFake:
                 user_title="Media download has failed.",
                 user_msg="The media URI doesn't meet our requirements.",
             )
+        return found[0]
+
+    @staticmethod
+    def _refuse_image(data: bytes) -> None:
+        """Instagram's image specifications, from the connector's own data (Instagram
+        Graph API reference: IG User Media; the subcodes: Error Codes)."""
+        found = measure(data)
+        rules = INSTAGRAM_IMAGES
+        if found.mime_type not in rules.formats:
+            raise graph_error(
+                400, 36001, "The image format is not supported.", subcode=2207005,
+                user_msg=f"Supported formats: {rules.describe()}",
+            )  # fmt: skip
+        if rules.max_bytes is not None and found.size > rules.max_bytes:
+            raise graph_error(
+                400, 36000, "The image size is too large.", subcode=2207004,
+                user_msg="The image is too large to download. It should be less than 8 MiB.",
+            )  # fmt: skip
+        if violations(rules, found):
+            raise graph_error(
+                400, 36003,
+                f"The submitted image with aspect ratio ('{found.width}/{found.height}') "
+                "cannot be published. Please submit an image with a valid aspect ratio.",
+                subcode=2207009,
+            )  # fmt: skip
 
     def _fetch(self, url: str) -> tuple[bytes, str] | None:
         if url in self.public:
@@ -474,7 +510,8 @@ class GraphFake:
                 "The media you are trying to access has expired. Please try to upload again.",
                 subcode=2207020,
             )
-        if status != "FINISHED":
+        if status != "FINISHED" or self.not_ready_at_publish > 0:
+            self.not_ready_at_publish = max(0, self.not_ready_at_publish - 1)
             raise graph_error(
                 400,
                 9007,

@@ -28,6 +28,7 @@ from connectors.registry import build_connectors
 from scheduler.config import load_config
 from scheduler.config_reference import REFERENCE, render_reference
 from scheduler.intake.check import InvalidFile, check_files
+from tests.connectors.contract import jpeg_bytes
 from tests.paths import REPOSITORY
 from tests.support import FakeClock
 
@@ -222,7 +223,7 @@ def test_a_config_example_loads_and_builds_its_connectors(block: Block, tmp_path
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("Europe/Zurich"))
 MEDIA_BYTES = {
-    ".jpg": b"\xff\xd8\xff\xe0" + b"\x00" * 200,
+    ".jpg": jpeg_bytes(400, 500),
     ".png": (REPOSITORY / "inbox" / "redaction" / "escalade.png").read_bytes(),
 }
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import click
@@ -247,10 +248,19 @@ def list_command(
 @click.option(
     "--from", "first", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day (default: today)."
 )
+@click.option(
+    "--by",
+    "order",
+    type=click.Choice(["time", "account"]),
+    default="time",
+    show_default=True,
+    help="Each day in time order, or grouped by account.",
+)
 @click.pass_context
-def plan(ctx: click.Context, days: int, first: datetime | None) -> None:
-    """What goes out when, per day and account; empty days and days under target flagged."""
-    from scheduler.reports.plan import build_plan, render_plan
+def plan(ctx: click.Context, days: int, first: datetime | None, order: str) -> None:
+    """What goes out when, day by day; empty days, empty series dates, days under target
+    and posts waiting for the editor or for their blog article are shown."""
+    from scheduler.reports.plan import build_plan, render_plan, waiting_for_articles
 
     app = _app(ctx)
     zone = app.config.zone
@@ -266,7 +276,9 @@ def plan(ctx: click.Context, days: int, first: datetime | None) -> None:
         days=days,
     )
     names = {key: library.name for key, library in app.config.libraries.items()}
-    echo(render_plan(days_plan, zone=zone, libraries=names), nl=False)
+    waiting = waiting_for_articles(app.sessions)
+    by: Literal["time", "account"] = "account" if order == "account" else "time"
+    echo(render_plan(days_plan, zone=zone, libraries=names, by=by, waiting=waiting), nl=False)
 
 
 @main.command()
@@ -308,24 +320,21 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
 @click.argument("reference")
 @click.pass_context
 def why(ctx: click.Context, reference: str) -> None:
-    """Why a delivery is where it is: its account's rules and every decision about it."""
-    from scheduler.delivery.editor import explain
+    """Why each delivery of a post is where it is: the rule that placed it, the posts
+    competing for its day, and what would release it (delivery id, post id, or a prefix)."""
+    from scheduler.reports.why import explain_post, render_why
 
     app = _app(ctx)
     zone = app.config.zone
     try:
-        explanation = explain(app.sessions, reference)
+        explanations = explain_post(app.sessions, reference, zone=zone)
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
-    row = explanation.delivery
-    rules = app.config.rules().get(row.account)
-    described = rules.model_dump_json(exclude_defaults=True) if rules else "{}"
-    echo(f"{row.id}  {row.post_key} -> {row.account}  ({row.library})")
-    echo(f"  state  {row.state}, due {_local(row.due_at, zone)} {zone.key}")
-    echo(f"  rules  {described}")
-    for at, before, after, actor, reason in explanation.events:
-        change = f"{before} -> {after}" if before else f"created as {after}"
-        echo(f"  {_local(at, zone)}  {change:<34} by {actor}" + (f": {reason}" if reason else ""))
+    rules = {
+        name: account.model_dump_json(exclude_defaults=True)
+        for name, account in app.config.rules().items()
+    }
+    echo(render_why(explanations, zone=zone, rules=rules).rstrip("\n"))
 
 
 @main.command()

@@ -273,6 +273,8 @@ def _apply_plan(
     delivery.timing = timing_json(planned.timing) | {
         "announces": post_file.announces,
         "campaign": post_file.campaign,
+        "priority": post_file.priority,
+        "latest": post_file.latest.isoformat() if post_file.latest else None,
     }
     if planned.timing.kind == "series" and series_at is not None:
         delivery.due_at = series_at

@@ -126,6 +126,9 @@ class PostFile:
     deliveries: tuple[PlannedDelivery, ...]
     campaign: str | None = None
     announces: str | None = None
+    # A fixed-time post may move to a later day up to this moment (never past it).
+    latest: datetime | None = None
+    priority: Literal["normal", "urgent"] = "normal"
 
     def close_media(self) -> None:
         """Close the descriptors the media were checked through (once stored or dropped)."""
@@ -193,6 +196,8 @@ def parse_post_file_with_lines(
             deliveries=tuple(checker.deliveries(post)),
             campaign=post.campaign or post.series or key.replace("/", "-"),
             announces=post.announces,
+            latest=checker.latest,
+            priority=post.priority,
         ),
         loaded.lines,
     )
@@ -255,6 +260,7 @@ class _Checker:
         self._media_cache: dict[str, MediaRef] = {}
         # A withdrawal must go through even when the post's time has passed meanwhile.
         self.past_ok = False
+        self.latest: datetime | None = None
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
@@ -345,6 +351,28 @@ class _Checker:
                     )
                 else:
                     self.timings[""] = Timing("window", window_start=start_at, window_end=end_at)
+        self._check_latest(data, at=self.timings.get(""))
+
+    def _check_latest(self, data: dict[str, Any], *, at: Timing | None) -> None:
+        latest = data.get("latest")
+        if not isinstance(latest, str):
+            return
+        if data.get("at") is None and data.get("series") is None:
+            self.problem(
+                ("latest",),
+                "latest only goes with at or series (a window already has its end); "
+                "remove it, or give the post a time",
+            )
+            return
+        self.latest = self._time(latest, ("latest",), "until")
+        if (
+            self.latest is not None
+            and at is not None
+            and at.at is not None
+            and self.latest <= at.at
+        ):
+            self.problem(("latest",), f"latest ({latest}) is not after at; give a later time")
+            self.latest = None
 
     def _time(
         self, text: object, loc: Loc, role: Literal["at", "from", "until"]

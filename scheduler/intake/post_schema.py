@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -138,6 +138,17 @@ class PostModel(_Shape):
         description="Instead of at: the series this is an episode of; it takes the next free "
         "occurrence.",
     )
+    latest: str | None = Field(
+        default=None,
+        description="Only with at or series: when its day is full, it may go to a later day, "
+        "up to this time (a bare date means the end of that day). Without it, a fixed-time "
+        "post never leaves its day: it waits for the editor. " + TIME_HELP,
+    )
+    priority: Literal["normal", "urgent"] = Field(
+        default="normal",
+        description="urgent (a closure notice): placed before the other posts of its kind, "
+        "it may take the time of a post without a fixed time, which is placed again.",
+    )
     variants: dict[str, VariantModel] = Field(
         default_factory=dict,
         description="Per-account overrides of title, text, link, media, tags and at.",
@@ -209,6 +220,9 @@ def describe_error(detail: ErrorDetails) -> str:
         return f"{name} {_PATTERN_HELP.get(field, 'has the wrong form')}"
     if kind in {"too_short", "string_too_short"}:
         return f"{name} is empty"
+    if kind == "literal_error":
+        expected = detail.get("ctx", {}).get("expected", "")
+        return f"{name} must be one of {expected}"
     if kind == "value_error":
         return f"{name} {detail.get('ctx', {}).get('error', detail['msg'])}"
     return f"{name}: {detail['msg']}"

@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.db.models import Delivery, Post
+from scheduler.db.models import Delivery, Post, SeriesOccurrence
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
 from scheduler.rules.house_rules import AccountRules
@@ -55,6 +56,8 @@ class PlanEntry:
     state: str
     due_at: datetime  # aware UTC
     title: str | None
+    # A post announcing a blog article not yet published: it has no time yet.
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,10 +76,30 @@ class AccountDay:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SeriesGap:
+    """A series date with no episode: an empty slot the editor has to fill (or a missed one)."""
+
+    series: str
+    at: datetime  # aware UTC
+    state: str  # open, or missed once it passed
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlanDay:
     day: date  # local day in the plan's zone
     accounts: tuple[AccountDay, ...]
     empty: bool
+    series_gaps: tuple[SeriesGap, ...] = ()
+
+    @property
+    def waiting_for_editor(self) -> tuple[PlanEntry, ...]:
+        """Entries held by the house rules: a person has to choose (``relais why``)."""
+        return tuple(
+            entry
+            for account in self.accounts
+            for entry in account.entries
+            if entry.state == State.HELD
+        )
 
 
 def build_plan(
@@ -107,9 +130,23 @@ def build_plan(
         .order_by(Delivery.due_at, Delivery.account, Post.key, Delivery.id)
     )
     by_day: dict[date, dict[str, list[PlanEntry]]] = defaultdict(lambda: defaultdict(list))
+    gaps: dict[date, list[SeriesGap]] = defaultdict(list)
     with transaction(sessions) as session:
+        for occurrence in session.scalars(
+            select(SeriesOccurrence)
+            .where(
+                SeriesOccurrence.state.in_(("open", "missed")),
+                SeriesOccurrence.at >= first,
+                SeriesOccurrence.at < last,
+            )
+            .order_by(SeriesOccurrence.at, SeriesOccurrence.series)
+        ):
+            gap = SeriesGap(series=occurrence.series, at=occurrence.at, state=occurrence.state)
+            gaps[occurrence.at.astimezone(zone).date()].append(gap)
         for delivery, post in session.execute(query).all():
             assert delivery.due_at is not None  # the range filter excludes unplaced ones
+            if _waits_for_article(delivery):
+                continue  # it has no time until its article is out: see waiting_for_articles
             entry = PlanEntry(
                 delivery_id=delivery.id,
                 post_key=post.key,
@@ -133,41 +170,112 @@ def build_plan(
                     _account_day(name, entries.get(name, []), _rules(rules, name)) for name in names
                 ),
                 empty=not entries,
+                series_gaps=tuple(gaps.get(day, ())),
             )
         )
     return plan
 
 
+def waiting_for_articles(sessions: sessionmaker[Session]) -> list[PlanEntry]:
+    """Approved posts that announce a blog article not yet published: no time yet."""
+    query = (
+        select(Delivery, Post)
+        .join(Post, Delivery.post_id == Post.id)
+        .where(Delivery.state == State.APPROVED)
+        .order_by(Post.key, Delivery.account)
+    )
+    with transaction(sessions) as session:
+        return [
+            PlanEntry(
+                delivery_id=delivery.id,
+                post_key=post.key,
+                library=post.library,
+                account=delivery.account,
+                state=delivery.state,
+                due_at=delivery.due_at or delivery.created_at,
+                title=post.title,
+                waiting_for=str(delivery.timing["announces"]),
+            )
+            for delivery, post in session.execute(query).all()
+            if _waits_for_article(delivery)
+        ]
+
+
+def _waits_for_article(delivery: Delivery) -> bool:
+    return delivery.state == State.APPROVED and bool(delivery.timing.get("announces"))
+
+
 def render_plan(
-    plan: Sequence[PlanDay], *, zone: ZoneInfo, libraries: Mapping[str, str] | None = None
+    plan: Sequence[PlanDay],
+    *,
+    zone: ZoneInfo,
+    libraries: Mapping[str, str] | None = None,
+    by: Literal["time", "account"] = "time",
+    waiting: Sequence[PlanEntry] = (),
 ) -> str:
     """The plan as terminal text: a header per day, a line per entry, a line per flag.
 
-    ``libraries`` maps a library key to the name to show; a library missing from it is
-    shown by its key. Columns are aligned over the whole plan. Ends with a newline.
+    ``by="time"`` lists each day's entries in time order across accounts; ``"account"``
+    groups them per account. ``libraries`` maps a library key to the name to show.
+    ``waiting`` (posts waiting for their blog article) is listed at the end, without a
+    time. Columns are aligned over the whole plan. Ends with a newline.
     """
     names = libraries or {}
     rows = [entry for day in plan for account in day.accounts for entry in account.entries]
-    account_width = max((len(entry.account) for entry in rows), default=0)
-    library_width = max((len(names.get(entry.library, entry.library)) for entry in rows), default=0)
-    key_width = max((len(entry.post_key) for entry in rows), default=0)
+    rows += list(waiting)
+    widths = (
+        max((len(entry.account) for entry in rows), default=0),
+        max((len(names.get(entry.library, entry.library)) for entry in rows), default=0),
+        max((len(entry.post_key) for entry in rows), default=0),
+    )
+
+    def line(entry: PlanEntry, moment: str) -> str:
+        columns = (
+            entry.account.ljust(widths[0]),
+            names.get(entry.library, entry.library).ljust(widths[1]),
+            entry.post_key.ljust(widths[2]),
+            entry.title or "(no title)",
+        )
+        text = f"  {moment}  " + "   ".join(columns)
+        if entry.state not in _QUIET:
+            text += f"  [{entry.state.replace('_', ' ')}]"
+        return text
+
     lines: list[str] = []
     for day in plan:
         header = f"{_WEEKDAYS[day.day.weekday()]} {day.day.isoformat()}"
         lines.append(f"{header} — nothing planned" if day.empty else header)
-        for account in day.accounts:
-            for entry in account.entries:
-                columns = (
-                    entry.account.ljust(account_width),
-                    names.get(entry.library, entry.library).ljust(library_width),
-                    entry.post_key.ljust(key_width),
-                    entry.title or "(no title)",
+        timed: list[tuple[datetime, str, str]] = [
+            (gap.at, "", f"  {gap.at.astimezone(zone):%H:%M}  series {gap.series}: no episode"
+             + (" (missed)" if gap.state == "missed" else " yet: an empty slot"))
+            for gap in day.series_gaps
+        ]  # fmt: skip
+        if by == "account":
+            lines.extend(text for _, _, text in timed)
+            for account in day.accounts:
+                lines.extend(
+                    line(entry, f"{entry.due_at.astimezone(zone):%H:%M}")
+                    for entry in account.entries
                 )
-                line = f"  {entry.due_at.astimezone(zone):%H:%M}  " + "   ".join(columns)
-                if entry.state not in _QUIET:
-                    line += f"  [{entry.state.replace('_', ' ')}]"
-                lines.append(line)
-            lines.extend(_flags(account))
+                lines.extend(_flags(account))
+        else:
+            timed += [
+                (entry.due_at, entry.account, line(entry, f"{entry.due_at.astimezone(zone):%H:%M}"))
+                for account in day.accounts
+                for entry in account.entries
+            ]
+            lines.extend(text for _, _, text in sorted(timed, key=lambda row: row[:2]))
+            for account in day.accounts:
+                lines.extend(_flags(account))
+        if day.waiting_for_editor:
+            count = len(day.waiting_for_editor)
+            lines.append(
+                f"  ! {count} held {_posts(count)} {'waits' if count == 1 else 'wait'} for the "
+                "editor (relais why ID names what holds the day and the choices)"
+            )
+    if waiting:
+        lines.append("Waiting for their blog article (no time until it is published)")
+        lines.extend(line(entry, "--:--") + f"  <- {entry.waiting_for}" for entry in waiting)
     return "\n".join(lines) + "\n" if lines else ""
 
 

@@ -452,3 +452,19 @@ def test_the_module_prints_the_schema() -> None:
     ).stdout
 
     assert json.loads(printed) == post_file_json_schema()
+
+
+def test_latest_and_priority_are_read_and_checked(config: Config) -> None:
+    post = parse(config, MINIMAL + "at: 2026-12-12 10:00\nlatest: 2026-12-13\npriority: urgent\n")
+    assert post.priority == "urgent"
+    assert post.latest == datetime(2026, 12, 13, 23, 0, tzinfo=UTC)  # the end of that day
+    assert problems(config, MINIMAL + "latest: 2026-12-13\n") == [
+        (5, "latest only goes with at or series (a window already has its end); remove it, "
+            "or give the post a time"),
+    ]  # fmt: skip
+    assert problems(config, MINIMAL + "at: 2026-12-12 10:00\nlatest: 2026-12-11\n") == [
+        (6, "latest (2026-12-11) is not after at; give a later time")
+    ]
+    assert problems(config, MINIMAL + "priority: high\n") == [
+        (5, "priority must be one of 'normal' or 'urgent'")
+    ]

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lint typecheck unit install lock clean messages docs
+.PHONY: run test check lint typecheck unit install lock clean messages screenshots docs
 
 install: $(STAMP)
 
@@ -54,3 +54,7 @@ messages: $(STAMP)
 # Write docs/configuration.md again from the config models (a test fails while it is stale).
 docs: $(STAMP)
 	$(BIN)/python -m scheduler.config_reference
+
+# The desk's screenshots in docs/desk/, taken by the browser tests in Debian's chromium.
+screenshots: $(STAMP)
+	RELAIS_DESK_SCREENSHOTS=$(CURDIR)/docs/desk $(BIN)/pytest -q tests/browser

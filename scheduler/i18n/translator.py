@@ -40,6 +40,19 @@ def _translations(language: str) -> gettext_module.GNUTranslations:
     return gettext_module.GNUTranslations(compiled)
 
 
+@functools.lru_cache(maxsize=4096)
+def _clock_text(language: str, hour: int, minute: int) -> str:
+    # A calendar page shows thousands of times of day; Babel formats each one only once.
+    return babel_dates.format_time(
+        datetime(2000, 1, 3, hour, minute), format="short", locale=language
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(language: str, day: date) -> str:
+    return babel_dates.format_skeleton("yMMMEd", day, locale=language)
+
+
 @dataclass(frozen=True)
 class Translator:
     """Words and date formats of one language, times shown in ``zone``."""
@@ -69,17 +82,20 @@ class Translator:
         """A month's title: "décembre 2026" / "December 2026"."""
         return babel_dates.format_skeleton("yMMMM", day, locale=self.language)
 
-    def format_datetime(self, moment: datetime, form: str = "medium") -> str:
-        """An aware moment in the local time zone."""
-        return babel_dates.format_datetime(
-            moment, format=form, tzinfo=self.zone, locale=self.language
-        )
+    def format_datetime(self, moment: datetime, form: str = "short-day") -> str:
+        """An aware moment in the local time zone: by default "jeu. 3 déc. 2026, 16:00" /
+        "Thu, Dec 3, 2026, 4:00 PM"; else Babel's ``full``, ``long``, ``medium``, ``short``."""
+        if form != "short-day":
+            return babel_dates.format_datetime(
+                moment, format=form, tzinfo=self.zone, locale=self.language
+            )
+        local = moment.astimezone(self.zone)
+        return f"{_day_text(self.language, local.date())}, {self.format_time(moment)}"
 
     def format_time(self, moment: datetime) -> str:
         """The local time of day: "10:00" / "10:00 AM"."""
-        return babel_dates.format_time(
-            moment, format="short", tzinfo=self.zone, locale=self.language
-        )
+        local = moment.astimezone(self.zone)
+        return _clock_text(self.language, local.hour, local.minute)
 
 
 def translator(language: str, zone: ZoneInfo | None = None) -> Translator:

@@ -18,6 +18,7 @@ from scheduler.i18n import Translator, translator
 from scheduler.people.directory import Directory
 from scheduler.people.person import Person
 from scheduler.web.auth import LoginThrottle, csrf_token
+from scheduler.web.queue_view import PreviewCache
 from scheduler.web.render import page, words
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,6 +36,7 @@ class Desk:
     people: Directory
     environment: Environment
     throttle: LoginThrottle
+    previews: PreviewCache
 
     @property
     def trusted_header(self) -> str | None:

@@ -20,6 +20,7 @@ from scheduler.web.actions import ACTION_ROUTES
 from scheduler.web.auth import CsrfRefused, Forbidden, LoginThrottle, NotLoggedIn, current_person
 from scheduler.web.context import STATIC_DIR, Desk, desk_of
 from scheduler.web.pages import PAGE_ROUTES
+from scheduler.web.queue_view import PreviewCache
 from scheduler.web.render import make_environment
 from scheduler.web.writing import WRITING_ROUTES
 
@@ -46,6 +47,7 @@ def build_desk(app: App, *, secret_key: str) -> Starlette:
         ),
         environment=make_environment(),
         throttle=LoginThrottle(clock=app.clock),
+        previews=PreviewCache(),
     )
     web = Starlette(
         routes=[

@@ -21,6 +21,13 @@ STATE_LABELS = {
     "cancelled": N_("cancelled"),
     "rejected": N_("rejected"),
 }
+# How connectors count a text (RenderedText.counted_as).
+UNIT_LABELS = {
+    "characters": N_("characters"),
+    "characters as X counts them": N_("characters as X counts them"),
+    "HTML characters": N_("HTML characters"),
+    "bytes": N_("bytes"),
+}
 ROLE_LABELS = {
     "contributor": N_("contributor"),
     "editor": N_("editor"),
@@ -32,3 +39,8 @@ def state_label(t: Translator, state: str) -> str:
     """A state as people read it; a state added later shows by its name until translated."""
     label = STATE_LABELS.get(state)
     return t.gettext(label) if label else state.replace("_", " ")
+
+
+def unit_label(t: Translator, unit: str) -> str:
+    label = UNIT_LABELS.get(unit)
+    return t.gettext(label) if label else unit

@@ -132,6 +132,7 @@ async def queue(request: Request) -> Response:
         connectors=desk.app.connectors,
         media_root=desk.app.store.root,
         now=desk.app.clock.now(),
+        cache=desk.previews,
         libraries=None if person.is_editor else frozenset(person.libraries),
     )
     return desk.render(request, "queue.html", person, {"posts": posts})

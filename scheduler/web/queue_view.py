@@ -3,6 +3,7 @@ will receive, rendered by the account's connector (the code ``relais check`` use
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,12 +50,42 @@ class PostPreview:
     deliveries: tuple[DeliveryPreview, ...]
 
 
+class PreviewCache:
+    """Previews already rendered, by (delivery id, version): a delivery's version changes
+    with every change of the row, so a kept preview is never stale. Rendering is the
+    connector's work (X's weighted length parses the whole text), done once per version."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, int], DeliveryPreview] = OrderedDict()
+
+    def get(
+        self,
+        delivery: Delivery,
+        post: Post,
+        connectors: Mapping[str, Connector],
+        media_root: Path,
+        now: datetime,
+    ) -> DeliveryPreview:
+        key = (delivery.id, delivery.version)
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        made = preview_delivery(delivery, post, connectors, media_root, now)
+        self._kept[key] = made
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return made
+
+
 def waiting_posts(
     sessions: sessionmaker[Session],
     *,
     connectors: Mapping[str, Connector],
     media_root: Path,
     now: datetime,
+    cache: PreviewCache,
     libraries: frozenset[str] | None = None,
     limit: int = 500,
 ) -> list[PostPreview]:
@@ -71,7 +102,7 @@ def waiting_posts(
     posts: dict[str, tuple[Post, list[DeliveryPreview]]] = {}
     with transaction(sessions) as session:
         for delivery, post in session.execute(query).all():
-            preview = preview_delivery(delivery, post, connectors, media_root, now)
+            preview = cache.get(delivery, post, connectors, media_root, now)
             posts.setdefault(post.key, (post, []))[1].append(preview)
         return [
             PostPreview(

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from scheduler.i18n import Translator
-from scheduler.web.labels import ROLE_LABELS, state_label
+from scheduler.web.labels import ROLE_LABELS, state_label, unit_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -45,6 +45,7 @@ def words(t: Translator) -> dict[str, Any]:
         "t": t,
         "lang": t.language,
         "state_label": lambda state: state_label(t, state),
+        "unit_label": lambda unit: unit_label(t, unit),
         "role_label": lambda role: t.gettext(ROLE_LABELS.get(role) or role),
     }
 

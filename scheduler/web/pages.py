@@ -22,7 +22,7 @@ from scheduler.web.queue_view import preview_delivery, waiting_posts
 
 MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
 STATE_CHOICES = (
-    "pending_approval", "approved", "scheduled", "published", "failed",
+    "pending_approval", "approved", "scheduled", "handed_over", "published", "failed",
     "needs_attention", "held", "cancelled", "rejected",
 )  # fmt: skip
 

@@ -121,6 +121,8 @@ def seed(site_app: App, today: date) -> None:
         state = "published" if past else ("scheduled", "approved", "scheduled")[index % 3]
         if index % 11 == 4:
             state = "failed" if past else "held"
+        elif index % 13 == 6 and not past:
+            state = "handed_over"  # given to the platform's own scheduling
         title = TITLES[index % len(TITLES)]
         add_delivery(
             site_app, library=library, account=account, state=state,

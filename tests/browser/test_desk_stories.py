@@ -89,7 +89,7 @@ def test_contributor_writes_a_post_with_a_picture_and_sees_it_pending(
     assert serious_violations(page) == []
 
 
-def test_editor_approves_from_the_queue_and_reads_why_a_move_was_rolled(
+def test_editor_approves_from_the_queue_and_reads_why_a_move_is_held(
     site: Site, context: Any, tmp_path: Path
 ) -> None:
     key = pending_with_picture(site, "lecture-contes", "Lecture de contes au parc.")
@@ -102,18 +102,21 @@ def test_editor_approves_from_the_queue_and_reads_why_a_move_was_rolled(
     assert "sur 280 au plus" in article.inner_text()  # X's limit, counted by X's rules
     assert serious_violations(page) == []
     shoot(page, "queue", tmp_path)
-    article.locator("button", has_text="Approuver sur tous les comptes").click()
-    page.wait_for_url(f"{site.url}/queue")
+    with page.expect_navigation():
+        article.locator("button", has_text="Approuver sur tous les comptes").click()
     assert "fait" in page.inner_text(".flash")
     assert states(site, key) == {"scheduled"}
     page.goto(f"{site.url}/delivery/{moved_id}")
     page.fill(f"#when-{moved_id}", f"{full.isoformat()}T15:00")
-    page.click(f"form:has(#when-{moved_id}) button")
+    with page.expect_navigation():
+        page.click(f"form:has(#when-{moved_id}) button")
     flashed = page.inner_text(".flash")
-    assert "facebook" in flashed and "daily_cap" in flashed, flashed
+    assert "facebook : retenue" in flashed and "daily_cap" in flashed, flashed
     with transaction(site.app.sessions) as session:
         moved = session.get(Delivery, moved_id)
-        assert moved is not None and moved.due_at != local(full, 15)
+        # A fixed time on a full day is not rolled elsewhere: it is held for the editor.
+        assert moved is not None and moved.state == "held"
+        assert moved.due_at == local(full, 15)
         actors = {e.actor for e in session.query(DeliveryEvent).filter_by(delivery_id=moved_id)}
     assert "paul" in actors
     assert serious_violations(page) == []
@@ -169,8 +172,8 @@ def test_the_desk_works_with_the_keyboard_alone(site: Site, context: Any) -> Non
     page.keyboard.press("Enter")
     page.wait_for_url(f"{site.url}/queue")
     tab_to(page, "Approuver sur tous les comptes", "clavier")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{site.url}/queue")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "pending_approval" not in states(site, key)
     assert {e.actor for e in events(site, key) if e.to_state == "approved"} == {"paul"}
 

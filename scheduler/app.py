@@ -61,6 +61,7 @@ class App:
             connectors=self.connectors,
             settings=settings,
             policy=RetryPolicy(
+                horizon=settings.retry_horizon,
                 max_attempts=settings.max_attempts,
                 base=settings.backoff_base,
                 cap=settings.backoff_max,

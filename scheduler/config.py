@@ -129,13 +129,18 @@ class WebConfig(_Strict):
 
 
 class DispatchConfig(_Strict):
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    """Tries of one delivery before it fails and a person is told."""
+    retry_horizon: Duration = timedelta(hours=24)
+    """A delivery without a window keeps retrying transient failures (a platform down, a
+    timeout) this long after the first one; one with a window, until the window closes. Then it
+    fails and a person is told, with the last error. Permanent errors fail at once."""
+    max_attempts: int | None = Field(default=None, ge=1, le=10_000)
+    """Optional: also stop after this many tries (off: the horizon alone decides)."""
     backoff_base: Duration = timedelta(seconds=30)
     """The first retry waits up to this long, each next one up to twice as long (full jitter); a
     wait the platform asks for wins."""
-    backoff_max: Duration = timedelta(hours=1)
-    """The longest wait between two tries."""
+    backoff_max: Duration = timedelta(minutes=15)
+    """The longest wait between two tries: once a platform is back, waiting posts go out within
+    about this long."""
     lease: Duration = timedelta(minutes=5)
     """A claim not finished by then (its daemon died) is taken back; renewed while a long upload
     runs."""

@@ -93,6 +93,12 @@ class Delivery(Base):
     url: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_class: Mapped[str | None] = mapped_column(String(20))
+    # First transient failure of the current run of retries; the retry horizon counts
+    # from it. None when not retrying.
+    retrying_since: Mapped[datetime | None]
+    # When relais sent it again by itself after an authoritative "never created": it does
+    # so once; a second interruption goes to a person.
+    resent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -534,32 +534,43 @@ class Dispatcher:
                     reason=f"rate limited until {outcome.until.isoformat()}", **ids,
                 )  # fmt: skip
             elif isinstance(outcome, Retryable):
+                # Retried for a time: until its window closes or the horizon has passed
+                # since the first failure of this run (scheduler.delivery.retry).
+                since = delivery.retrying_since or now
                 decision = self.policy.decide(
-                    attempts=delivery.attempts, now=now, platform_wait=outcome.retry_after
+                    attempts=delivery.attempts,
+                    now=now,
+                    since=since,
+                    not_after=delivery.window_end,
+                    platform_wait=outcome.retry_after,
                 )
                 if decision.retry and decision.at is not None:
                     if attempt is not None:
                         attempt.wait_seconds = int((decision.at - now).total_seconds())
                     delivery.due_at = decision.at
+                    delivery.retrying_since = since
                     change_state(
                         session, delivery, State.RETRY_WAIT, actor=self.owner, now=now,
                         reason=f"{outcome.message}; {decision.reason}", level=logging.WARNING,
                         **ids,
                     )  # fmt: skip
                 else:
+                    delivery.retrying_since = None
                     change_state(
                         session, delivery, State.FAILED, actor=self.owner, now=now,
-                        reason=f"{outcome.message}; {decision.reason}", level=logging.ERROR,
-                        **ids,
+                        reason=f"{decision.reason}; the last error: {outcome.message}",
+                        level=logging.ERROR, **ids,
                     )  # fmt: skip
             elif isinstance(outcome, AuthExpired):
                 self._pause(session, delivery, outcome.message, now)
             elif isinstance(outcome, Permanent):
+                delivery.retrying_since = None
                 change_state(
                     session, delivery, State.FAILED, actor=self.owner, now=now,
                     reason=outcome.message, level=logging.ERROR, **ids,
                 )  # fmt: skip
             else:  # Ambiguous, or any other PublishError: it may have gone out
+                delivery.retrying_since = None
                 change_state(
                     session, delivery, State.UNKNOWN, actor=self.owner, now=now,
                     reason=outcome.message, level=logging.WARNING, **ids,
@@ -596,6 +607,7 @@ class Dispatcher:
     ) -> None:
         delivery.platform_id = result.platform_id
         delivery.url = result.url
+        delivery.retrying_since = None
         delivery.lease_owner = None
         delivery.lease_until = None
         self._account(session, delivery.account).last_success_at = now

@@ -42,6 +42,8 @@ from scheduler.service.queue_health import QueueFault
 # Dispatch wakes at the due time; a delivery due a moment ago is normally being sent.
 OVERDUE_AFTER = timedelta(minutes=2)
 FAILED_WITHIN = timedelta(hours=24)
+# Deliveries retrying this long make a warning: a platform is likely down.
+LONG_RETRY = timedelta(hours=1)
 SHOWN = 5  # deliveries listed per section; the counts are always complete
 WAITING = (State.SCHEDULED, State.RETRY_WAIT)
 
@@ -68,6 +70,7 @@ class DeliveryLine:
     due_at: datetime | None
     changed_at: datetime
     reason: str | None
+    retrying_since: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +124,8 @@ class Status:
     queue_fault: QueueFault | None = None
     # In a platform's own schedule (Facebook, YouTube, WordPress), not yet seen live.
     handed_over: Listing = Listing(count=0, shown=())
+    retrying: Listing = Listing(count=0, shown=())
+    longest_retry_since: datetime | None = None
 
     @property
     def oldest_overdue_age(self) -> timedelta | None:
@@ -169,6 +174,13 @@ class Status:
                     f"no episode yet: drop one with `series: {occurrence.series}`")  # fmt: skip
         if self.unknown.count:
             add(Level.WARNING, f"{self.unknown.count} unknown, waiting for reconciliation")
+        retry_age = self.now - (self.longest_retry_since or self.now)
+        if retry_age >= LONG_RETRY:
+            add(
+                Level.WARNING,
+                f"{self.retrying.count} in retry, the longest for {_span(retry_age)}: is a "
+                "platform down? (`relais history ID` shows the errors)",
+            )
         if self.held.count:
             add(Level.WARNING, f"{self.held.count} held: see the reasons below")
         return tuple(sorted(found, key=lambda item: -item.level))
@@ -269,12 +281,20 @@ def build_status(
         failed_count = session.scalar(select(func.count()).where(*failed_where)) or 0
         failed = _lines(session, State.FAILED, failed_where[1], order=Delivery.updated_at.desc())
         daemons = live_daemons(session, now=now) if daemon_alive is None else ()
+        longest_retry = session.scalar(
+            select(func.min(Delivery.retrying_since)).where(Delivery.state == State.RETRY_WAIT)
+        )
         status = Status(
             now=now,
             zone=zone,
             daemon_alive=bool(daemons) if daemon_alive is None else daemon_alive,
             daemons=daemons,
             queue_fault=queue_fault,
+            retrying=Listing(
+                count=by_state.get(State.RETRY_WAIT, 0),
+                shown=_lines(session, State.RETRY_WAIT, order=Delivery.retrying_since.asc()),
+            ),
+            longest_retry_since=longest_retry,
             counts=counts,
             overdue=Listing(count=overdue_count, shown=tuple(overdue)),
             oldest_overdue_due=oldest,
@@ -313,6 +333,7 @@ def _lines(
             Delivery.due_at,
             Delivery.updated_at,
             func.coalesce(last_reason, Delivery.reason, Delivery.last_error),
+            Delivery.retrying_since,
         )
         .join(Post, Delivery.post_id == Post.id)
         .where(Delivery.state == state, *where)
@@ -328,8 +349,9 @@ def _lines(
             due_at=due_at,
             changed_at=changed_at,
             reason=reason,
+            retrying_since=retrying_since,
         )
-        for id_, key, account, state_, due_at, changed_at, reason in rows
+        for id_, key, account, state_, due_at, changed_at, reason, retrying_since in rows
     )
 
 
@@ -423,6 +445,7 @@ def render_status(status: Status, zone: ZoneInfo) -> str:
         ("needs attention", status.needs_attention, "relais list --state needs_attention"),
         ("unknown", status.unknown, "relais list --state unknown"),
         ("held", status.held, "relais list --state held"),
+        ("in retry", status.retrying, "relais list --state retry_wait"),
         (
             "handed over, in the platform's own schedule, not yet seen live",
             status.handed_over,
@@ -476,6 +499,8 @@ def _delivery(line: DeliveryLine, zone: ZoneInfo) -> str:
         f"  {line.id[:8]}  {_local(line.due_at, zone)}  {line.state:<16} {line.account:<12} "
         f"{line.post_key}"
     )
+    if line.retrying_since is not None:
+        text += f"  retrying since {_local(line.retrying_since, zone)}"
     return text + (f"  {line.reason}" if line.reason else "")
 
 

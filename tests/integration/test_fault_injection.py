@@ -102,6 +102,8 @@ def build_rig(
         tmp_path,
         clock,
         accounts={name: {"kind": "dry_run", "log": f"out/{name}.jsonl"} for name in ACCOUNTS},
+        # The runs check the count bound; the time horizon has tests of its own.
+        dispatch={"max_attempts": 5},
     )
     seeds = random.Random(seed)
 

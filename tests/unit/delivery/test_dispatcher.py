@@ -67,26 +67,102 @@ def test_nothing_is_sent_before_its_time_and_dispatch_knows_when_to_wake(
     assert dispatcher(scripted).run_due() == 1
 
 
-def test_retryable_errors_back_off_then_fail_after_the_attempt_bound(
-    scripted: App, platform: ScriptedConnector, clock: FakeClock
-) -> None:
-    platform.answers = [Retryable("server error", http_status=503) for _ in range(5)]
-    delivery_id = queue_delivery(scripted)
+def retry_until_settled(app: App, clock: FakeClock, delivery_id: str) -> list[timedelta]:
+    """Run dispatch at each retry time until the delivery leaves retry_wait; the waits."""
     waits = []
-    for _ in range(4):
-        dispatcher(scripted).run_due()
-        delivery = delivery_state(scripted, delivery_id)
-        assert delivery.state == "retry_wait"
+    while True:
+        dispatcher(app).run_due()
+        delivery = delivery_state(app, delivery_id)
+        if delivery.state != "retry_wait":
+            return waits
         waits.append(delivery.due_at - clock.now())
         clock.moment = delivery.due_at
-    dispatcher(scripted).run_due()
+
+
+def test_a_platform_down_for_hours_delays_the_post_it_does_not_fail_it(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.answers = [Retryable("server error", http_status=503) for _ in range(40)]
+    start = clock.now()
+    delivery_id = queue_delivery(scripted)
+    waits = retry_until_settled(scripted, clock, delivery_id)
+    delivery = delivery_state(scripted, delivery_id)
+    assert delivery.state == "published" and len(platform.sent) == 41
+    assert delivery.retrying_since is None
+    assert clock.now() - start > timedelta(hours=2)  # five tries used to fail in minutes
+    # Full jitter under a doubling ceiling, capped by backoff_max (15 min).
+    for number, wait in enumerate(waits, start=1):
+        assert (
+            timedelta(seconds=1)
+            <= wait
+            <= min(timedelta(seconds=30 * 2 ** (number - 1)), timedelta(minutes=15))
+        )
+
+
+def test_transient_failures_fail_after_the_retry_horizon_with_the_last_error(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.answers = [Retryable(f"server error {n}", http_status=503) for n in range(1000)]
+    start = clock.now()
+    delivery_id = queue_delivery(scripted)
+    retry_until_settled(scripted, clock, delivery_id)
     delivery = delivery_state(scripted, delivery_id)
     assert delivery.state == "failed"
-    assert "gave up after 5 attempts" in delivery.last_error or delivery.attempts == 5
-    assert len(platform.sent) == 5
-    # Full jitter under a doubling ceiling: each wait stays below base * 2^(n-1).
-    for number, wait in enumerate(waits, start=1):
-        assert timedelta(seconds=1) <= wait <= timedelta(seconds=30 * 2 ** (number - 1))
+    # The last try starts at the horizon, 24 h after the first failure, not later.
+    assert clock.now() - start == timedelta(hours=24)
+    with transaction(scripted.sessions) as session:
+        reason = session.scalars(
+            select(DeliveryEvent.reason)
+            .where(DeliveryEvent.delivery_id == delivery_id)
+            .order_by(DeliveryEvent.id.desc())
+        ).first()
+    last = platform.sent[-1] and f"server error {len(platform.sent) - 1}"
+    assert reason is not None and "still failing after" in reason and "24 h 00 min" in reason
+    assert reason.endswith(f"the last error: {last}")
+
+
+def test_a_delivery_with_a_window_retries_until_the_window_closes(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.answers = [Retryable("server error", http_status=503) for _ in range(1000)]
+    end = clock.now() + timedelta(hours=2)
+    delivery_id = queue_delivery(scripted, window_end=end)
+    retry_until_settled(scripted, clock, delivery_id)
+    assert delivery_state(scripted, delivery_id).state == "failed"
+    assert clock.now() == end
+
+
+def test_permanent_errors_still_fail_at_once(scripted: App, platform: ScriptedConnector) -> None:
+    platform.answers = [Permanent("text too long", http_status=400)]
+    delivery_id = queue_delivery(scripted)
+    dispatcher(scripted).run_due()
+    assert delivery_state(scripted, delivery_id).state == "failed"
+    assert len(platform.sent) == 1
+
+
+def test_status_shows_the_deliveries_in_retry_and_since_when(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    from scheduler.reports.status import build_status, reader_sessions, render_status
+
+    platform.answers = [Retryable("server error", http_status=503) for _ in range(1000)]
+    delivery_id = queue_delivery(scripted)
+    first = clock.now()
+    while clock.now() - first < timedelta(hours=1):
+        dispatcher(scripted).run_due()
+        clock.moment = delivery_state(scripted, delivery_id).due_at
+    status = build_status(
+        reader_sessions(scripted.config.database_url),
+        clock=clock,
+        zone=scripted.config.zone,
+        accounts=["facebook"],
+        series={},
+        daemon_alive=True,
+    )
+    assert status.retrying.count == 1 and status.longest_retry_since == first
+    text = render_status(status, scripted.config.zone)
+    assert "in retry (1):" in text and "retrying since 2026-12-09 10:00" in text
+    assert any("in retry, the longest for" in item.message for item in status.attention)
 
 
 def test_the_platforms_wait_wins_over_backoff(

@@ -102,7 +102,7 @@ def _youtube(
     return YouTubeConnector(settings, clock)
 
 
-# Each platform's module (and its client library: googleapiclient, tweepy, flickrapi...)
+# Each platform's module (and its client library: googleapiclient, flickrapi, twitter-text...)
 # is imported only when an account of that kind is built, so a daemon or a CLI command
 # pays start-up time and memory only for the platforms config.yaml uses.
 KINDS: Mapping[str, ConnectorFactory] = {

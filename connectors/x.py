@@ -1,8 +1,16 @@
 """X (Twitter) through API v2: a post with text, a link and up to 4 images or one video.
 
-The post goes through tweepy's ``Client.create_tweet``, media through the v2 upload
-endpoints (:mod:`connectors.x_api`), both over one session and one set of credentials
-(``auth: oauth1`` or ``auth: oauth2``, see the README, section X / Twitter).
+Everything goes through one small client of our own (:mod:`connectors.x_api`): the post
+(``POST /2/tweets``), the reads and the v2 media upload, over one requests session and one
+set of credentials (``auth: oauth1``, signed by requests-oauthlib, or ``auth: oauth2``, a
+bearer token renewed in place; see docs/platforms/x.md).
+
+Why not tweepy: it was used for three calls (create a post, read the account, list its
+posts) while media upload, OAuth 2.0 renewal and error handling already needed our own
+client, since tweepy 4 has no v2 media upload, sends to a hard-coded host and gives no
+request a timeout. Two ways to talk to X meant two error paths and two places where a
+token is handled; one client makes both one. The fake (tests/fakes/x.py) checks every
+request against X's OpenAPI spec, so the hand-written calls are held to the real API.
 
 X has no idempotency key and no native scheduling. Before the create request leaves, the
 connector writes the note ``x.sent_at`` (kept from the first attempt); ``find`` then looks
@@ -22,13 +30,10 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, ClassVar, Literal
 
 import requests
-import tweepy
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
-from requests.adapters import HTTPAdapter
 from twitter_text import extract_urls_with_indices, parse_tweet
 
 from connectors.base import (
@@ -49,7 +54,6 @@ from connectors.errors import AuthExpired, Permanent, PublishError, RateLimited,
 from connectors.x_api import (
     DEFAULT_API_BASE,
     IMAGE_TYPES,
-    TWEEPY_HOST,
     VIDEO_TYPES,
     Authorizer,
     MediaUploader,
@@ -58,7 +62,6 @@ from connectors.x_api import (
     load_authorizer,
     problem_message,
     translate,
-    with_renewal,
 )
 from scheduler.clock import Clock, ensure_utc
 from scheduler.logs import fields
@@ -74,7 +77,6 @@ DUPLICATE = "duplicate content"
 # Reconciliation looks a little before the recorded moment: clocks differ.
 _CLOCK_SLACK = timedelta(minutes=2)
 _PLATFORM_ERRORS = (
-    tweepy.errors.TweepyException,
     requests.RequestException,
     XHttpError,
     MissingCredential,
@@ -86,8 +88,7 @@ class XOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     auth: Literal["oauth1", "oauth2"]
-    # Our own calls (media, token renewal) go here; tweepy always uses api.twitter.com
-    # except when this points elsewhere (a fake on loopback), see TimeoutAdapter.
+    # Where every call goes (tests point it at a fake on loopback).
     api_base: str = DEFAULT_API_BASE
     # Skips GET /2/users/me before the first reconciliation.
     user_id: str | None = Field(default=None, pattern=r"^[0-9]{1,19}$")
@@ -123,7 +124,7 @@ class XPost:
 @dataclass(frozen=True)
 class _Wired:
     authorizer: Authorizer
-    client: Any  # tweepy.Client, untyped
+    http: XHttp
     uploader: MediaUploader
 
 
@@ -145,9 +146,7 @@ class XConnector:
         self.account = settings.name
         self.clock = clock
         self.sleep = sleep
-        self.session = session or production_session(
-            self.options.api_base, self.options.timeout.total_seconds()
-        )
+        self.session = session or requests.Session()
         self.limits = Limits(
             max_text_length=MAX_TEXT,
             media_kinds=frozenset({"image", "video"}),
@@ -223,17 +222,11 @@ class XConnector:
         if outgoing.notes.get(SENT_AT_NOTE) is None:
             outgoing.notes.put(SENT_AT_NOTE, ensure_utc(self.clock.now()).isoformat())
 
-        def create() -> Any:
-            return wired.client.create_tweet(
-                text=rendered.text,
-                media_ids=media_ids or None,
-                user_auth=wired.authorizer.user_auth,
-            )
-
         try:
-            body = with_renewal(wired.authorizer, create)
-        except tweepy.errors.Forbidden as error:
-            if DUPLICATE not in problem_message(error.response).casefold():
+            body = wired.http.create_post(rendered.text, media_ids)
+        except XHttpError as error:
+            refused = error.response.status_code == 403
+            if not refused or DUPLICATE not in problem_message(error.response).casefold():
                 raise self._translate(error, "creating the post", True) from error
             return self._already_posted(outgoing, rendered.text, error)
         except _PLATFORM_ERRORS as error:
@@ -264,9 +257,7 @@ class XConnector:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _already_posted(
-        self, outgoing: Outgoing, text: str, refusal: tweepy.errors.Forbidden
-    ) -> Published:
+    def _already_posted(self, outgoing: Outgoing, text: str, refusal: XHttpError) -> Published:
         """X says this text is a duplicate of a recent post: find that post."""
         post = self._lookup(text, since=None)
         if post is None:
@@ -296,18 +287,7 @@ class XConnector:
             self._user_id = user_id
             token: str | None = None
             for _ in range(self.options.reconcile_pages):
-                params: dict[str, Any] = {
-                    "max_results": 100,
-                    "exclude": ["replies", "retweets"],
-                    "user_auth": wired.authorizer.user_auth,
-                }
-                if since is not None:
-                    params["start_time"] = since
-                if token:
-                    params["pagination_token"] = token
-                page: dict[str, Any] = with_renewal(
-                    wired.authorizer, partial(wired.client.get_users_tweets, user_id, **params)
-                )
+                page = wired.http.users_posts(user_id, since=since, pagination_token=token)
                 for item in page.get("data") or ():
                     if _comparable(str(item.get("text", ""))) == wanted:
                         return XPost(id=str(item["id"]), text=str(item["text"]))
@@ -324,11 +304,7 @@ class XConnector:
 
     def _me(self) -> dict[str, Any]:
         try:
-            wired = self._wire()
-            body = with_renewal(
-                wired.authorizer,
-                lambda: wired.client.get_me(user_auth=wired.authorizer.user_auth),
-            )
+            body = self._wire().http.me()
         except MissingCredential:
             raise
         except _PLATFORM_ERRORS as error:
@@ -351,8 +327,6 @@ class XConnector:
                     timeout=self.options.timeout.total_seconds(),
                     clock=self.clock,
                 )
-                client = authorizer.tweepy_client()
-                client.session = self.session
                 http = XHttp(
                     session=self.session,
                     api_base=self.options.api_base,
@@ -365,7 +339,7 @@ class XConnector:
                     processing_timeout=self.options.processing_timeout,
                     sleep=self.sleep,
                 )
-                self._wired = _Wired(authorizer, client, uploader)
+                self._wired = _Wired(authorizer, http, uploader)
             return self._wired
 
     def _wire_or_raise(self) -> _Wired:
@@ -378,33 +352,6 @@ class XConnector:
         return translate(
             error, account=self.account, doing=doing, creating=creating, now=self.clock.now()
         )
-
-
-class TimeoutAdapter(HTTPAdapter):
-    """Gives every request a timeout (tweepy passes none) and, for a loopback ``api_base``,
-    sends tweepy's hard-coded host there instead."""
-
-    def __init__(self, timeout: float, rebase: str | None = None) -> None:
-        super().__init__()
-        self.timeout = timeout
-        self.rebase = rebase
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        if self.rebase and request.url and request.url.startswith(TWEEPY_HOST + "/"):
-            request.url = self.rebase + request.url[len(TWEEPY_HOST) :]
-        return super().send(request, **kwargs)
-
-
-def production_session(api_base: str, timeout: float) -> requests.Session:
-    session = requests.Session()
-    adapter = TimeoutAdapter(timeout, rebase=None if api_base == DEFAULT_API_BASE else api_base)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def _published(post_id: str) -> Published:

@@ -1,12 +1,15 @@
-"""X API v2 plumbing under the X connector: credentials, token renewal, media, errors.
+"""X API v2 plumbing under the X connector: credentials, token renewal, requests, media.
 
-tweepy's ``Client`` sends the post and the reads (see :mod:`connectors.x`); everything it
-cannot do goes through :class:`XHttp` over the same session and the same credentials:
+Every call goes through :class:`XHttp` (plain requests, signed by requests-oauthlib for
+OAuth 1.0a or stamped with the OAuth 2.0 bearer token), one session per account:
 
 - OAuth 1.0a user context (:class:`OAuth1Authorizer`): four secrets, no expiry.
 - OAuth 2.0 user context (:class:`OAuth2Authorizer`): a bearer access token (about 2 h)
   renewed at ``POST /2/oauth2/token`` when it is known to be expired or on a 401; X rotates
   the refresh token on every renewal, so the new one is saved at once.
+- The post and the reads: ``POST /2/tweets``, ``GET /2/users/me``,
+  ``GET /2/users/{id}/tweets`` (:meth:`XHttp.create_post`, :meth:`XHttp.me`,
+  :meth:`XHttp.users_posts`).
 - Media (:class:`MediaUploader`): ``POST /2/media/upload`` for images, chunked
   ``initialize`` / ``{id}/append`` / ``{id}/finalize`` for video, then
   ``GET /2/media/upload?command=STATUS`` while X is still processing.
@@ -19,14 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-import tweepy
 from requests.auth import AuthBase, HTTPBasicAuth
-from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
+from requests_oauthlib import OAuth1
 
 from connectors.credentials import Credentials, MissingCredential, Secret
 from connectors.errors import (
@@ -42,8 +44,6 @@ from scheduler.logs import fields
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.x.com"
-# tweepy.Client sends every request to this host and offers no way to change it.
-TWEEPY_HOST = "https://api.twitter.com"
 # X's rate-limit windows are 15 minutes; used when a 429 comes without its reset header.
 _DEFAULT_RATE_WINDOW = timedelta(minutes=15)
 # Renew a little before the announced expiry so a token never dies in flight.
@@ -53,7 +53,7 @@ _T = TypeVar("_T")
 
 
 class XHttpError(Exception):
-    """A non-2xx answer to one of our own calls (tweepy raises its own exceptions)."""
+    """A non-2xx answer from X; ``response`` has its status, headers and problem body."""
 
     def __init__(self, response: requests.Response) -> None:
         super().__init__(f"HTTP {response.status_code}: {problem_message(response)}")
@@ -98,15 +98,7 @@ class OAuth1Authorizer:
         )
 
     def requests_auth(self) -> AuthBase:
-        auth: AuthBase = OAuth1(*self._keys())
-        return auth
-
-    def tweepy_client(self) -> Any:
-        return tweepy.Client(None, *self._keys(), return_type=dict)
-
-    @property
-    def user_auth(self) -> bool:
-        return True
+        return OAuth1(*self._keys())
 
     def renew(self, generation: int) -> bool:
         return False
@@ -127,10 +119,6 @@ class OAuth2Authorizer(AuthBase):
     ``generation`` counts renewals, so a caller that saw a 401 renews only if nobody else
     did meanwhile: two threads must not both spend the same single-use refresh token.
     """
-
-    # tweepy wants a bearer token and writes it into its debug log; the real one is
-    # stamped by this object as the session's auth instead.
-    TWEEPY_PLACEHOLDER = "set-by-relais-session-auth"
 
     def __init__(
         self,
@@ -165,13 +153,6 @@ class OAuth2Authorizer(AuthBase):
 
     def requests_auth(self) -> AuthBase:
         return self
-
-    def tweepy_client(self) -> Any:
-        return tweepy.Client(bearer_token=self.TWEEPY_PLACEHOLDER, return_type=dict)
-
-    @property
-    def user_auth(self) -> bool:
-        return False
 
     def renew(self, generation: int) -> bool:
         """Renew unless another caller already did since ``generation``; True when a newer
@@ -257,8 +238,6 @@ def load_authorizer(
         timeout=timeout,
         clock=clock,
     )
-    # tweepy's requests go through this session: they get the bearer token from here.
-    session.auth = authorizer
     return authorizer
 
 
@@ -268,14 +247,15 @@ def with_renewal(authorizer: Authorizer, action: Callable[[], _T]) -> _T:
     generation = authorizer.generation
     try:
         return action()
-    except (tweepy.errors.Unauthorized, XHttpError) as error:
-        if _status(error) != 401 or not authorizer.renew(generation):
+    except XHttpError as error:
+        if error.response.status_code != 401 or not authorizer.renew(generation):
             raise
     return action()
 
 
 class XHttp:
-    """Our own calls to the X API over the shared session, each with a timeout."""
+    """Calls to the X API over the account's session, each with a timeout; a non-2xx
+    answer raises :class:`XHttpError`, after one token renewal for a 401."""
 
     def __init__(
         self, *, session: requests.Session, api_base: str, authorizer: Authorizer, timeout: float
@@ -313,11 +293,28 @@ class XHttp:
 
         return with_renewal(self.authorizer, once)
 
+    def create_post(self, text: str, media_ids: list[str]) -> dict[str, Any]:
+        """``POST /2/tweets``; the answer's ``data`` has the new post's ``id``."""
+        body: dict[str, Any] = {"text": text}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
+        return self.send("POST", "/2/tweets", json=body)
 
-def _status(error: BaseException) -> int | None:
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
+    def me(self) -> dict[str, Any]:
+        """``GET /2/users/me``: the account the credentials post as."""
+        return self.send("GET", "/2/users/me")
+
+    def users_posts(
+        self, user_id: str, *, since: datetime | None, pagination_token: str | None
+    ) -> dict[str, Any]:
+        """One page (100) of the account's own posts, newest first, no replies or reposts."""
+        params = {"max_results": "100", "exclude": "replies,retweets"}
+        if since is not None:
+            # X takes YYYY-MM-DDTHH:mm:ssZ (RFC 3339, UTC, whole seconds).
+            params["start_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        return self.send("GET", f"/2/users/{user_id}/tweets", params=params)
 
 
 def translate(

@@ -92,6 +92,5 @@ def quiet_chatty_libraries() -> None:
         "urllib3",
         "googleapiclient",
         "google_auth_httplib2",
-        "tweepy",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

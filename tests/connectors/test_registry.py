@@ -34,7 +34,8 @@ def test_every_kind_builds_its_connector(tmp_path: Path) -> None:
 def test_platform_libraries_load_only_when_an_account_needs_them() -> None:
     probe = (
         "import sys, scheduler.app; "
-        "print(sorted({'tweepy', 'googleapiclient', 'flickrapi', 'atproto'} & set(sys.modules)))"
+        "platform = {'twitter_text', 'requests_oauthlib', 'googleapiclient', 'flickrapi', "
+        "'atproto'}; print(sorted(platform & set(sys.modules)))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

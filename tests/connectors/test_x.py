@@ -1,4 +1,4 @@
-"""The X connector against the spec-checking fake, through tweepy and requests."""
+"""The X connector against the spec-checking fake, through its own requests client."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import requests
-import tweepy
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from connectors.base import AccountSettings, Published
 from connectors.credentials import credentials_for
 from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
 from connectors.x import XConnector
-from connectors.x_api import translate
+from connectors.x_api import XHttpError, translate
 from tests.connectors.cases.x import x_account
 from tests.connectors.contract import outgoing
 from tests.fakes.wsgi import serve, session_for
@@ -171,11 +170,9 @@ def test_an_unknown_field_on_create_is_refused_by_the_spec(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     connector, fake = x_account(tmp_path, clock, auth="oauth1")
-    connector.verify()  # wires the tweepy client
-    client = connector._wire().client
-    with pytest.raises(tweepy.errors.BadRequest) as raised:
-        client.request("POST", "/2/tweets", json={"text": "Bonjour", "media_ids": ["1"]},
-                       user_auth=True)  # fmt: skip
+    http = connector._wire().http
+    with pytest.raises(XHttpError) as raised:
+        http.send("POST", "/2/tweets", json={"text": "Bonjour", "media_ids": ["1"]})
     assert raised.value.response.status_code == 400
     assert raised.value.response.headers["Content-Type"] == "application/problem+json"
     assert "'media_ids' was unexpected" in str(raised.value)
@@ -280,16 +277,17 @@ def test_no_secret_reaches_a_log_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Other tests configure logging with dictConfig, which disables loggers made earlier.
-    monkeypatch.setattr(logging.getLogger("tweepy.client"), "disabled", False)
+    for name in ("connectors.x", "connectors.x_api", "requests_oauthlib", "oauthlib"):
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     connector, fake = x_account(tmp_path, clock)
     fake.expire_access_tokens()
-    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="tweepy"):
+    with caplog.at_level(logging.DEBUG):
         connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
     secrets = connector.settings.secrets()
     for name in ("access_token", "refresh_token"):
         value = secrets.get(name).reveal()
         assert value not in caplog.text and value not in repr(connector.__dict__)
-    assert "tweepy" in caplog.text  # tweepy's debug log was on, with its headers
+    assert "renewed the X access token" in caplog.text and "posted on X" in caplog.text
 
 
 # -- credentials and verify -----------------------------------------------------------------
@@ -375,7 +373,7 @@ def test_a_daemon_can_be_pointed_at_a_fake_on_loopback(tmp_path: Path, clock: Fa
             name="x",
             kind="x",
             base_dir=tmp_path,
-            options={"auth": "oauth1", "api_base": base_url, "timeout_seconds": 5},
+            options={"auth": "oauth1", "api_base": base_url, "timeout": "5s"},
             credentials=credentials_for("x", state_dir=tmp_path, environment=environment),
         )
         connector = XConnector(settings, clock)  # its own session, as in production

@@ -8,7 +8,7 @@ must be a valid OAuth 1.0a signature (HMAC-SHA1 over the signed URL) or a bearer
 fake issued and that is still alive, with the operation's scopes. Answers have the spec's
 shapes (checked too), errors are ``application/problem+json`` as X sends them, every answer
 carries ``x-rate-limit-*``. ``POST /2/oauth2/token`` (not in the spec) renews tokens and
-rotates the refresh token. The hosts are those the clients use: tweepy's api.twitter.com,
+rotates the refresh token. The hosts are those clients use: api.twitter.com (the old name),
 the spec's api.x.com, and loopback for :func:`tests.fakes.wsgi.serve`.
 """
 
@@ -320,8 +320,8 @@ class XFake:
         return problem(401, *UNAUTHORIZED)
 
     def _signed(self, request: Request, url: str, header: str) -> bool:
-        """HMAC-SHA1 over the URL the client signed (tweepy signs api.twitter.com even when
-        a test sends it elsewhere, so both X hosts are accepted as well)."""
+        """HMAC-SHA1 over the URL the client signed (a client may sign for api.twitter.com,
+        X's old host name, so both X hosts are accepted as well as the one reached)."""
         oauth = {
             key: utils.unescape(value) for key, value in utils.parse_authorization_header(header)
         }

@@ -30,3 +30,13 @@ def test_short_jobs_and_pipes_show_nothing(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("sys.stderr", pipe)
     assert list(with_progress(list(range(100)), what="checking")) == list(range(100))
     assert terminal.getvalue() == pipe.getvalue() == ""
+
+
+def test_work_of_unknown_length_at_a_terminal_shows_a_bar_counting_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    items = (n for n in range(3))
+    assert list(with_progress(items, what="scanning", unit="post")) == [0, 1, 2]
+    assert "scanning (posts)" in terminal.getvalue() and "3" in terminal.getvalue()

@@ -35,7 +35,14 @@ from scheduler.rules.slots import local_day
 # A unit is reserved with the claim and given back only when nothing went out (claim
 # recovered or released, a refusal, a wait); whatever may have reached the platform keeps it.
 HOLDING_A_CAP_UNIT = frozenset(
-    {State.CLAIMED, State.SENDING, State.PUBLISHED, State.UNKNOWN, State.NEEDS_ATTENTION}
+    {
+        State.CLAIMED,
+        State.SENDING,
+        State.HANDED_OVER,
+        State.PUBLISHED,
+        State.UNKNOWN,
+        State.NEEDS_ATTENTION,
+    }
 )
 LEASED = frozenset({State.CLAIMED, State.SENDING})
 

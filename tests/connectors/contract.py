@@ -10,7 +10,7 @@ import io
 import struct
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from PIL import Image
 
 from connectors.base import Connector, MediaItem, MemoryNotes, Outgoing
+from connectors.errors import AuthExpired, PublishError
 from tests.support import FakeClock
 
 ErrorClass = Literal["retryable", "rate_limited", "auth_expired", "permanent", "ambiguous"]
@@ -55,12 +56,20 @@ class PlatformFake(Protocol):
 class PlatformCase:
     name: str
     kinds: tuple[PostKind, ...]
-    max_text_length: int
+    max_text_length: int | None  # None: the platform takes any length
     # (tmp_path, clock) -> a connector wired to a fresh fake, and that fake.
     build: Callable[[Path, FakeClock], tuple[Connector, PlatformFake]]
     # Extra fields some platforms need on every post (e.g. a title for YouTube).
     title: str | None = "Goûter de l'Escalade"
     notes: dict[str, str] = field(default_factory=dict)
+    # The classes of error the platform can answer (a file system has no rate limit).
+    errors: tuple[ErrorClass, ...] = ERROR_CLASSES
+    # What the connector raises for a class, when not the error of the same name: a static
+    # blog's lost answer is a plain retry, since publishing again finds the page.
+    raises: Mapping[ErrorClass, type[PublishError]] = field(default_factory=dict)
+    # What dead credentials raise: offline accounts have none, an unusable folder needs a
+    # person all the same.
+    dead_credentials: type[PublishError] = AuthExpired
     # The lookup after a lost answer needs no credentials (YouTube asks the noted upload
     # session, whose URI is enough): dead credentials cannot stop it finding the item.
     finds_without_credentials: bool = False

@@ -5,15 +5,26 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connectors.base import Published
-from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
+from connectors.errors import (
+    Ambiguous,
+    AuthExpired,
+    Permanent,
+    PublishError,
+    RateLimited,
+    Retryable,
+)
+from connectors.registry import KINDS
 from tests.connectors import cases
-from tests.connectors.contract import ERROR_CLASSES, ErrorClass, PlatformCase, outgoing
+from tests.connectors.contract import ErrorClass, PlatformCase, outgoing
+from tests.fakes.local_files import remove_faults
 from tests.support import FakeClock
 
 CASES: list[PlatformCase] = [
@@ -33,9 +44,31 @@ def by_kind() -> list[tuple[PlatformCase, str]]:
     return [(case, kind) for case in CASES for kind in case.kinds]
 
 
+def by_error() -> list[tuple[PlatformCase, ErrorClass]]:
+    """Each platform with each class of error it can answer."""
+    return [(case, error) for case in CASES for error in case.errors]
+
+
+def raised_for(case: PlatformCase, error: ErrorClass) -> type[PublishError]:
+    return case.raises.get(error, EXPECTED[error])
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def no_fault_left() -> Iterator[None]:
+    """A file-system fault that did not fire must not reach the next test."""
+    yield
+    remove_faults()
+
+
+def test_every_connector_kind_has_its_case() -> None:
+    """The suite runs over every connector, the offline ones included."""
+    covered = {"facebook_page" if case.name == "facebook" else case.name for case in CASES}
+    assert covered == set(KINDS)
 
 
 @pytest.mark.parametrize(("case", "kind"), by_kind(), ids=lambda v: getattr(v, "name", v))
@@ -49,18 +82,20 @@ def test_a_valid_post_of_each_kind_is_created_once(
     created = fake.created()
     assert len(created) == 1
     assert published.platform_id == str(created[0]["id"])
-    assert connector.find(post) == published or connector.find(post) is not None
+    # Reconciliation must name the same item the publish did, not merely find something.
+    found = connector.find(post)
+    assert found is not None
+    assert found == published
 
 
-@pytest.mark.parametrize("error", ERROR_CLASSES)
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize(("case", "error"), by_error(), ids=lambda v: getattr(v, "name", v))
 def test_each_platform_error_maps_to_its_class(
     case: PlatformCase, error: ErrorClass, tmp_path: Path, clock: FakeClock
 ) -> None:
     connector, fake = case.build(tmp_path, clock)
     post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
     fake.fail_next_create(error)
-    with pytest.raises(EXPECTED[error]) as raised:
+    with pytest.raises(raised_for(case, error)) as raised:
         connector.publish(post)
     if isinstance(raised.value, RateLimited):
         assert raised.value.until > clock.now()
@@ -77,7 +112,7 @@ def test_a_lost_response_is_found_by_reconciliation(
     connector, fake = case.build(tmp_path, clock)
     post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
     fake.fail_next_create("ambiguous")
-    with pytest.raises(Ambiguous):
+    with pytest.raises(raised_for(case, "ambiguous")):
         connector.publish(post)
     clock.advance(minutes=3)
     found = connector.find(post)
@@ -97,22 +132,34 @@ def test_dead_credentials_pause_the_account(
     connector, fake = case.build(tmp_path, clock)
     assert connector.verify().ok
     fake.expire_credentials()
-    with pytest.raises(AuthExpired):
+    with pytest.raises(case.dead_credentials):
         connector.publish(outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title))
     verdict = connector.verify()
     assert not verdict.ok and verdict.message
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def lookup_cases() -> list[Any]:
+    blind = pytest.mark.xfail(
+        strict=True,
+        reason="static_blog.find answers 'not found' (None) when its output folder is "
+        "unusable, instead of saying that it cannot look (issue 18 finding)",
+    )
+    return [
+        pytest.param(case, marks=blind) if case.name == "static_blog" else case for case in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", lookup_cases(), ids=lambda case: case.name)
 def test_dead_credentials_during_reconciliation_raise_auth_expired(
     case: PlatformCase, tmp_path: Path, clock: FakeClock
 ) -> None:
     """``Connector.find``'s contract: dead credentials are AuthExpired (dispatch pauses the
-    account and looks again after it is resumed), never retried forever as Retryable."""
+    account and looks again after it is resumed), never retried forever as Retryable. An
+    offline account has no credentials: an unusable folder is Permanent (a person looks)."""
     connector, fake = case.build(tmp_path, clock)
     post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title)
     fake.fail_next_create("ambiguous")
-    with pytest.raises(Ambiguous):
+    with pytest.raises(raised_for(case, "ambiguous")):
         connector.publish(post)
     fake.expire_credentials()
     clock.advance(minutes=3)
@@ -120,7 +167,7 @@ def test_dead_credentials_during_reconciliation_raise_auth_expired(
         found = connector.find(post)
         assert found is not None and found.platform_id == str(fake.created()[0]["id"])
         return
-    with pytest.raises(AuthExpired) as raised:
+    with pytest.raises(case.dead_credentials) as raised:
         connector.find(post)
     assert raised.value.message
 
@@ -130,6 +177,11 @@ def test_an_over_long_text_is_refused_offline_with_its_count(
     case: PlatformCase, tmp_path: Path, clock: FakeClock
 ) -> None:
     connector, fake = case.build(tmp_path, clock)
+    if case.max_text_length is None:
+        # A platform without a limit takes a very long text as it is.
+        post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), text="é" * 100_000)
+        assert connector.check(post) == []
+        return
     long_text = "é" * (case.max_text_length + 1)
     post = outgoing(case.kinds[0], tmp_path, due_at=clock.now(), title=case.title, text=long_text)
     problems = connector.check(post)

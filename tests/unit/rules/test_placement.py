@@ -55,8 +55,13 @@ post_strategy = st.fixed_dictionaries(
 )
 
 
-def plan(rules: dict[str, AccountRules], posts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Queue the posts as approved on a fresh SQLite file, place them, read the plan back."""
+def plan(
+    rules: dict[str, AccountRules],
+    posts: list[dict[str, Any]],
+    reasons: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Queue the posts as approved on a fresh SQLite file, place them, read the plan back
+    (and each delivery's reason into ``reasons`` when given)."""
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'queue.db'}")
         Base.metadata.create_all(engine)
@@ -90,6 +95,8 @@ def plan(rules: dict[str, AccountRules], posts: list[dict[str, Any]]) -> dict[st
         with transaction(sessions) as session:
             rows = session.scalars(select_all()).all()
             result = {d.id: (d.state, d.due_at, d.account, d.window_end) for d in rows}
+            if reasons is not None:
+                reasons.update({d.id: d.reason for d in rows})
         engine.dispose()
         return result
 
@@ -160,9 +167,15 @@ def test_a_window_without_room_is_held_with_the_reason(tmp_path: Path) -> None:
         {"account": "twitter", "kind": "window", "offset_minutes": 0, "window_hours": 1},
     ]
     rules = AccountRules.model_validate({"min_gap": "3h"})
-    result = plan({"facebook": rules, "twitter": rules}, posts)
+    reasons: dict[str, str | None] = {}
+    result = plan({"facebook": rules, "twitter": rules}, posts, reasons)
     assert result["delivery-0000"][0] == "scheduled"
     assert result["delivery-0001"][0] == "held"
+    # The editor reads why: the rule in the way and that the window ran out.
+    assert reasons["delivery-0001"] == (
+        "no free slot in its window: too close to post-0000 at Tue 08:00 (min_gap 3h); "
+        "no free slot before the end of its window"
+    )
 
 
 def test_ten_concurrent_claims_against_a_cap_of_three_send_three(

@@ -32,7 +32,16 @@ from tests.connectors.contract import jpeg_bytes
 from tests.paths import REPOSITORY
 from tests.support import FakeClock
 
-SKIPPED_FOLDERS = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache"}
+# mutants/: the copy of the repository that `make mutate` works in.
+SKIPPED_FOLDERS = {
+    ".git",
+    ".venv",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    "mutants",
+}
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 

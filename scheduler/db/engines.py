@@ -4,18 +4,22 @@ SQLite is made safe for a queue: WAL, ``synchronous=FULL`` (a committed state ch
 survives a power cut), foreign keys on, and every transaction opened with
 ``BEGIN IMMEDIATE`` so that two writers serialise at the start instead of failing with
 "database is locked" halfway through a claim.
+
+Alembic is imported only by ``upgrade``: every command and the daemon check the schema's
+revision, and importing Alembic (with Mako and Pygments) cost each of them about 0.2 s and
+several MB for a question one query and the migration files' headers answer.
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 UPGRADE_COMMAND = "relais db upgrade"
@@ -46,28 +50,74 @@ def _make_sqlite_safe(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class SchemaOutOfDate(Exception):
+    pass
+
+
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = url
     return config
 
 
-def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+def head_revision(url: str | None = None) -> str | None:
+    """The newest migration: the one no other names as its ``down_revision``.
+
+    Read from the ``revision`` and ``down_revision`` assignments of the files in
+    migrations/versions (what Alembic's ScriptDirectory finds, without importing Alembic;
+    tests/unit/db/test_revisions.py holds the two to the same answer). ``url`` is unused
+    and kept for the callers that pass it."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        values = _module_constants(path, ("revision", "down_revision"))
+        if isinstance(values.get("revision"), str):
+            revisions.add(values["revision"])
+        down = values.get("down_revision")
+        parents.update([down] if isinstance(down, str) else list(down or ()))
+    heads = sorted(revisions - parents)
+    if len(heads) > 1:
+        raise SchemaOutOfDate(f"the migrations have several heads: {', '.join(heads)}")
+    return heads[0] if heads else None
+
+
+def _module_constants(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.value
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            target, value = node.targets[0].id, node.value
+        else:
+            continue
+        if target in names and value is not None:
+            found[target] = ast.literal_eval(value)
+    return found
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision recorded in Alembic's own table (None on a queue without a schema)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        found = sorted(versions)
+    if len(found) > 1:
+        raise SchemaOutOfDate(f"the database records several revisions: {', '.join(found)}")
+    return found[0] if found else None
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
-
-
-class SchemaOutOfDate(Exception):
-    pass
 
 
 def require_head(engine: Engine) -> None:

@@ -343,7 +343,8 @@ def why(ctx: click.Context, reference: str) -> None:
 @click.option("--by", help="Who moves it (default: your user name).")
 @click.pass_context
 def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
-    """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked."""
+    """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked.
+    One in a platform's own schedule (handed over) is moved there."""
     from scheduler.delivery.editor import move as move_delivery
     from scheduler.intake.times import TimeSpecError, parse_time
 
@@ -351,6 +352,13 @@ def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
     zone = app.config.zone
     try:
         moment = parse_time(when, zone=zone, now=app.clock.now())
+        handed = _handed_over(app, reference)
+        if handed is not None:  # in a platform's own schedule: moved there
+            outcome = app.platform_changes().move(handed, moment, by=_who(by))
+            if outcome is None or not outcome.done:
+                raise click.ClickException(outcome.note if outcome else "it changed meanwhile")
+            echo(f"{handed[:8]} handed_over, due {_local(moment, zone)}: {outcome.note}")
+            return
         moved = move_delivery(
             app.sessions, app.clock, reference, moment, by=_who(by), placement=app.placement()
         )
@@ -387,20 +395,37 @@ def retry(ctx: click.Context, references: Sequence[str], by: str | None) -> None
 def cancel(
     ctx: click.Context, references: Sequence[str], reason: str | None, by: str | None
 ) -> None:
-    """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids)."""
+    """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids); one in a
+    platform's own schedule (handed over) is withdrawn there."""
     from scheduler.delivery.editor import cancel as cancel_deliveries
 
     app = _app(ctx)
     _report_decisions(
-        lambda: cancel_deliveries(
-            app.sessions,
-            app.clock,
-            references,
+        lambda: app.platform_changes().cancel_decisions(
+            cancel_deliveries(
+                app.sessions,
+                app.clock,
+                references,
+                by=_who(by),
+                reason=reason,
+                placement=app.placement(),
+            ),
             by=_who(by),
             reason=reason,
-            placement=app.placement(),
         )
     )
+
+
+def _handed_over(app: App, reference: str) -> str | None:
+    """The id of the delivery ``reference`` names when it is handed over to a platform."""
+    from scheduler.delivery.editor import select_deliveries
+    from scheduler.delivery.transitions import transaction
+
+    with transaction(app.sessions) as session:
+        chosen = select_deliveries(session, [reference])
+        if len(chosen) == 1 and chosen[0].state == "handed_over":
+            return chosen[0].id
+    return None
 
 
 @main.command()

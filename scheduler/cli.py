@@ -205,16 +205,18 @@ def reject(ctx: click.Context, references: Sequence[str], reason: str, by: str |
     "--state", "states", multiple=True, type=click.Choice([s.value for s in State]),
     help="Only deliveries in this state (repeatable).",
 )  # fmt: skip
-@click.option("--library", help="Only this library's posts.")
-@click.option("--account", help="Only this account.")
+@click.option(
+    "--library", "libraries", multiple=True, help="Only these libraries' posts (repeatable)."
+)
+@click.option("--account", "accounts", multiple=True, help="Only these accounts (repeatable).")
 @click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only due that local day.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def list_command(
     ctx: click.Context,
     states: Sequence[str],
-    library: str | None,
-    account: str | None,
+    libraries: Sequence[str],
+    accounts: Sequence[str],
     day: datetime | None,
     as_json: bool,
 ) -> None:
@@ -225,7 +227,12 @@ def list_command(
     zone = app.config.zone
     chosen_day: date | None = day.date() if day else None
     rows = list_deliveries(
-        app.sessions, zone=zone, states=states, library=library, account=account, day=chosen_day
+        app.sessions,
+        zone=zone,
+        states=states,
+        libraries=libraries,
+        accounts=accounts,
+        day=chosen_day,
     )
     for row in rows:
         if as_json:
@@ -480,6 +487,31 @@ def history(ctx: click.Context, reference: str) -> None:
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
     echo(render_history(found, config.zone), nl=False)
+
+
+@main.group()
+def series() -> None:
+    """Recurring series: note a date that passed without an episode."""
+
+
+@series.command(name="noted")
+@click.argument("name")
+@click.argument("occurrence_date")
+@click.pass_context
+def series_noted(ctx: click.Context, name: str, occurrence_date: str) -> None:
+    """A person dealt with NAME's OCCURRENCE_DATE (YYYY-MM-DD) that had no episode: `relais
+    status` stops reporting it."""
+    from scheduler.delivery.transitions import transaction
+    from scheduler.rules.series import note_missed
+
+    app = _app(ctx)
+    with transaction(app.sessions) as session:
+        noted = note_missed(session, name, occurrence_date)
+    if not noted:
+        raise click.ClickException(
+            f"series {name!r} has no missed date {occurrence_date}; `relais status` lists them"
+        )
+    echo(f"series {name} {occurrence_date}: noted, no longer reported")
 
 
 @main.group()

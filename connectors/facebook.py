@@ -39,7 +39,7 @@ from connectors.base import (
     parse_options,
 )
 from connectors.credentials import MissingCredential
-from connectors.errors import AuthExpired, Permanent, Retryable
+from connectors.errors import Ambiguous, AuthExpired, Permanent, PublishError, Retryable
 from connectors.graph import (
     DEFAULT_API_BASE,
     DUPLICATE_POST,
@@ -210,6 +210,47 @@ class FacebookPageConnector:
             return found
         post_id = str(answer["id"])
         return self._result(outgoing, post_id, f"https://www.facebook.com/{post_id}")
+
+    # -- cancel and move on Facebook's own schedule (Pages API, posts guide: update and
+    # delete a post; scheduled_publish_time 10 minutes to 30 days ahead) ---------------------
+
+    def change_problem(self, outgoing: Outgoing, at: datetime | None) -> str | None:
+        if at is None:
+            return None
+        ahead = ensure_utc(at) - ensure_utc(self.clock.now())
+        if not SCHEDULE_MIN_AHEAD <= ahead <= SCHEDULE_MAX_AHEAD:
+            return (
+                "Facebook schedules between 10 minutes and 30 days ahead; cancel it and "
+                "queue the post again for that time instead"
+            )
+        return None
+
+    def withdraw(self, outgoing: Outgoing, platform_id: str) -> None:
+        client = self._publishing_client()
+        try:
+            client.delete(platform_id)
+        except GraphError as error:
+            if error.code == 100:  # "does not exist": deleted already
+                return
+            raise self._change_error(error, "deleting the scheduled post") from error
+        except GraphTransportError as error:
+            raise self._change_error(error, "deleting the scheduled post") from error
+
+    def reschedule(self, outgoing: Outgoing, platform_id: str, at: datetime) -> None:
+        client = self._publishing_client()
+        moment = int(ensure_utc(at).timestamp())
+        try:
+            client.post(platform_id, {"scheduled_publish_time": moment})
+        except (GraphError, GraphTransportError) as error:
+            raise self._change_error(error, "moving the scheduled post") from error
+        outgoing.notes.put(SCHEDULED_NOTE, ensure_utc(at).isoformat())
+
+    def _change_error(self, error: GraphError | GraphTransportError, doing: str) -> PublishError:
+        # Deleting or moving twice does no harm: a lost answer is worth another try.
+        failure = publish_error(
+            error, account=self.account, doing=doing, creating=False, now=self.clock.now()
+        )
+        return Retryable(failure.message) if isinstance(failure, Ambiguous) else failure
 
     def _timing(self, outgoing: Outgoing, scheduling: bool) -> dict[str, str | int]:
         """The schedule fields, computed just before the create call: Meta refuses a

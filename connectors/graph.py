@@ -146,6 +146,10 @@ class GraphClient:
             timeout=timeout or self.timeout,
         )
 
+    def delete(self, path: str) -> dict[str, Any]:
+        """``DELETE /{node}``: Meta answers ``{"success": true}``."""
+        return self._send("DELETE", self.url(path), timeout=self.timeout)
+
     def _send(self, method: str, url: str, *, timeout: float, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"OAuth {self._token.reveal()}"}
         try:

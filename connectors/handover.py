@@ -58,3 +58,20 @@ class ConfirmsLive(Protocol):
     """
 
     def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation: ...
+
+
+@runtime_checkable
+class ChangesSchedule(Protocol):
+    """A connector that can withdraw or move a post it handed over.
+
+    ``change_problem`` says, before anything is done, why the platform cannot make this
+    change (``at`` None: withdraw), or None. ``withdraw`` and ``reschedule`` are idempotent
+    (a post already withdrawn, or already at ``at``, is success): after a crash the same
+    change is made again. They raise ``connectors.errors`` like ``publish``.
+    """
+
+    def change_problem(self, outgoing: Outgoing, at: datetime | None) -> str | None: ...
+
+    def withdraw(self, outgoing: Outgoing, platform_id: str) -> None: ...
+
+    def reschedule(self, outgoing: Outgoing, platform_id: str, at: datetime) -> None: ...

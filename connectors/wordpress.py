@@ -22,7 +22,7 @@ import mimetypes
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 from html.parser import HTMLParser
 from typing import ClassVar
@@ -207,6 +207,21 @@ class WordPressConnector:
             reason=f"post {platform_id} is {post.status} on the blog, not published (a "
             "person changed it there?)",
         )
+
+    # -- cancel and move on WordPress' own schedule -----------------------------------
+
+    def change_problem(self, outgoing: Outgoing, at: datetime | None) -> str | None:
+        if at is not None and ensure_utc(at) - ensure_utc(self.clock.now()) < self.min_lead_time:
+            return "WordPress would publish it at once: move it at least 2 minutes ahead"
+        return None
+
+    def withdraw(self, outgoing: Outgoing, platform_id: str) -> None:
+        self._client_or_pause().trash_post(int(platform_id))
+
+    def reschedule(self, outgoing: Outgoing, platform_id: str, at: datetime) -> None:
+        post = self._client_or_pause().update_post_date(int(platform_id), at)
+        if post.status != "future":
+            raise Permanent(f"post {platform_id} is {post.status} after the move, not future")
 
     # -- steps -----------------------------------------------------------------------
 

@@ -200,6 +200,20 @@ class WordPressClient:
             raise
         return _post(body)
 
+    def trash_post(self, post_id: int) -> None:
+        """``DELETE /wp/v2/posts/{id}`` moves it to the trash (REST API, posts: delete);
+        a post already trashed or gone is fine."""
+        try:
+            self._call("DELETE", f"/wp/v2/posts/{post_id}")
+        except WordPressRefusal as refusal:
+            if refusal.code not in ("rest_already_trashed", "rest_post_invalid_id"):
+                raise
+
+    def update_post_date(self, post_id: int, date_gmt: datetime) -> WordPressPost:
+        """A future post's new ``date_gmt``; WordPress keeps it scheduled for then."""
+        when = date_gmt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return _post(self._call("POST", f"/wp/v2/posts/{post_id}", json={"date_gmt": when}))
+
     def find_term(self, taxonomy: Taxonomy, name: str) -> int | None:
         """The id of the term named ``name`` (as WordPress compares names: case-insensitive)."""
         params = {"search": name, "per_page": 100}

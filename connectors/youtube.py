@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 
 import google_auth_httplib2
@@ -106,6 +106,9 @@ class YouTubeOptions(BaseModel):
     privacy: Literal["public", "unlisted", "private"] = "public"
     made_for_kids: bool = False
     notify_subscribers: bool = True
+    # relais cancel on a video in YouTube's schedule: make it private (kept, not public) or
+    # delete it.
+    on_cancel: Literal["private", "delete"] = "private"
     upload_ahead: PositiveDuration = timedelta(hours=12)
     chunk_size: int = Field(default=32 * CHUNK_UNIT, ge=CHUNK_UNIT)
     timeout: RequestTimeout = timedelta(seconds=60)
@@ -384,6 +387,50 @@ class YouTubeConnector:
                 "Studio?); `relais retry` uploads it again",
             )
         return _liveness(platform_id, items[0].get("status") or {})
+
+    # -- cancel and move on YouTube's own schedule (videos.update status.publishAt, which
+    # "can be set only if the privacy status of the video is private"; videos.delete) -----
+
+    def change_problem(self, outgoing: Outgoing, at: datetime | None) -> str | None:
+        if at is not None and ensure_utc(at) <= ensure_utc(self.clock.now()) + self.min_lead_time:
+            return (
+                "YouTube publishes at a time in the future only: move it at least 15 minutes ahead"
+            )
+        return None
+
+    def withdraw(self, outgoing: Outgoing, platform_id: str) -> None:
+        if self.options.on_cancel == "delete":
+
+            def delete(api: Any) -> None:
+                try:
+                    api.videos().delete(id=platform_id).execute()
+                except HttpError as error:
+                    if error.resp.status != 404:  # deleted already
+                        raise
+
+            self._change(delete)
+            return
+        self._change(lambda api: self._set_status(api, platform_id, None))
+
+    def reschedule(self, outgoing: Outgoing, platform_id: str, at: datetime) -> None:
+        self._change(lambda api: self._set_status(api, platform_id, at))
+
+    def _set_status(self, api: Any, video_id: str, publish_at: datetime | None) -> None:
+        status: dict[str, Any] = {
+            "privacyStatus": "private",
+            "selfDeclaredMadeForKids": self.options.made_for_kids,
+        }
+        if publish_at is not None:
+            status["publishAt"] = ensure_utc(publish_at).strftime("%Y-%m-%dT%H:%M:%SZ")
+        api.videos().update(part="status", body={"id": video_id, "status": status}).execute()
+
+    def _change(self, step: Callable[[Any], None]) -> None:
+        try:
+            self._call(step)
+        except MissingCredential as error:
+            raise AuthExpired(str(error)) from error
+        except Ambiguous as error:  # setting a status twice does no harm
+            raise Retryable(error.message) from error
 
     def _metadata(self, outgoing: Outgoing) -> dict[str, Any]:
         snippet: dict[str, Any] = {

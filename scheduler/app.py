@@ -20,6 +20,7 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
 from scheduler.db.engines import make_engine
 from scheduler.delivery.dispatcher import Dispatcher
+from scheduler.delivery.platform_changes import PlatformChanges
 from scheduler.delivery.retry import RetryPolicy
 from scheduler.delivery.transitions import make_sessions
 from scheduler.intake.inbox import Intake
@@ -85,6 +86,14 @@ class App:
             blog_accounts=frozenset(
                 name for name, account in self.config.accounts.items() if account.kind in BLOG_KINDS
             ),
+        )
+
+    def platform_changes(self) -> PlatformChanges:
+        return PlatformChanges(
+            sessions=self.sessions,
+            clock=self.clock,
+            connectors=self.connectors,
+            media_root=self.store.root,
         )
 
     def intake(self) -> Intake:

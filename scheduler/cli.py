@@ -205,16 +205,18 @@ def reject(ctx: click.Context, references: Sequence[str], reason: str, by: str |
     "--state", "states", multiple=True, type=click.Choice([s.value for s in State]),
     help="Only deliveries in this state (repeatable).",
 )  # fmt: skip
-@click.option("--library", help="Only this library's posts.")
-@click.option("--account", help="Only this account.")
+@click.option(
+    "--library", "libraries", multiple=True, help="Only these libraries' posts (repeatable)."
+)
+@click.option("--account", "accounts", multiple=True, help="Only these accounts (repeatable).")
 @click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only due that local day.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def list_command(
     ctx: click.Context,
     states: Sequence[str],
-    library: str | None,
-    account: str | None,
+    libraries: Sequence[str],
+    accounts: Sequence[str],
     day: datetime | None,
     as_json: bool,
 ) -> None:
@@ -225,7 +227,12 @@ def list_command(
     zone = app.config.zone
     chosen_day: date | None = day.date() if day else None
     rows = list_deliveries(
-        app.sessions, zone=zone, states=states, library=library, account=account, day=chosen_day
+        app.sessions,
+        zone=zone,
+        states=states,
+        libraries=libraries,
+        accounts=accounts,
+        day=chosen_day,
     )
     for row in rows:
         if as_json:
@@ -343,7 +350,8 @@ def why(ctx: click.Context, reference: str) -> None:
 @click.option("--by", help="Who moves it (default: your user name).")
 @click.pass_context
 def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
-    """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked."""
+    """Move a delivery to a new time (same forms as `at:` in post files); rules re-checked.
+    One in a platform's own schedule (handed over) is moved there."""
     from scheduler.delivery.editor import move as move_delivery
     from scheduler.intake.times import TimeSpecError, parse_time
 
@@ -351,6 +359,13 @@ def move(ctx: click.Context, reference: str, when: str, by: str | None) -> None:
     zone = app.config.zone
     try:
         moment = parse_time(when, zone=zone, now=app.clock.now())
+        handed = _handed_over(app, reference)
+        if handed is not None:  # in a platform's own schedule: moved there
+            outcome = app.platform_changes().move(handed, moment, by=_who(by))
+            if outcome is None or not outcome.done:
+                raise click.ClickException(outcome.note if outcome else "it changed meanwhile")
+            echo(f"{handed[:8]} handed_over, due {_local(moment, zone)}: {outcome.note}")
+            return
         moved = move_delivery(
             app.sessions, app.clock, reference, moment, by=_who(by), placement=app.placement()
         )
@@ -387,20 +402,37 @@ def retry(ctx: click.Context, references: Sequence[str], by: str | None) -> None
 def cancel(
     ctx: click.Context, references: Sequence[str], reason: str | None, by: str | None
 ) -> None:
-    """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids)."""
+    """Withdraw deliveries not sent yet (delivery ids, id prefixes, or post ids); one in a
+    platform's own schedule (handed over) is withdrawn there."""
     from scheduler.delivery.editor import cancel as cancel_deliveries
 
     app = _app(ctx)
     _report_decisions(
-        lambda: cancel_deliveries(
-            app.sessions,
-            app.clock,
-            references,
+        lambda: app.platform_changes().cancel_decisions(
+            cancel_deliveries(
+                app.sessions,
+                app.clock,
+                references,
+                by=_who(by),
+                reason=reason,
+                placement=app.placement(),
+            ),
             by=_who(by),
             reason=reason,
-            placement=app.placement(),
         )
     )
+
+
+def _handed_over(app: App, reference: str) -> str | None:
+    """The id of the delivery ``reference`` names when it is handed over to a platform."""
+    from scheduler.delivery.editor import select_deliveries
+    from scheduler.delivery.transitions import transaction
+
+    with transaction(app.sessions) as session:
+        chosen = select_deliveries(session, [reference])
+        if len(chosen) == 1 and chosen[0].state == "handed_over":
+            return chosen[0].id
+    return None
 
 
 @main.command()
@@ -455,6 +487,31 @@ def history(ctx: click.Context, reference: str) -> None:
     except SelectionError as error:
         raise click.ClickException(str(error)) from None
     echo(render_history(found, config.zone), nl=False)
+
+
+@main.group()
+def series() -> None:
+    """Recurring series: note a date that passed without an episode."""
+
+
+@series.command(name="noted")
+@click.argument("name")
+@click.argument("occurrence_date")
+@click.pass_context
+def series_noted(ctx: click.Context, name: str, occurrence_date: str) -> None:
+    """A person dealt with NAME's OCCURRENCE_DATE (YYYY-MM-DD) that had no episode: `relais
+    status` stops reporting it."""
+    from scheduler.delivery.transitions import transaction
+    from scheduler.rules.series import note_missed
+
+    app = _app(ctx)
+    with transaction(app.sessions) as session:
+        noted = note_missed(session, name, occurrence_date)
+    if not noted:
+        raise click.ClickException(
+            f"series {name!r} has no missed date {occurrence_date}; `relais status` lists them"
+        )
+    echo(f"series {name} {occurrence_date}: noted, no longer reported")
 
 
 @main.group()

@@ -28,6 +28,7 @@ from connectors.handover import Confirmation, ConfirmsLive, Liveness
 from scheduler.clock import Clock
 from scheduler.db.models import Delivery
 from scheduler.delivery.outgoing import outgoing_of
+from scheduler.delivery.platform_changes import pending_changes
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import change_state, transaction
 from scheduler.logs import fields
@@ -94,8 +95,11 @@ class HandoverConfirmer:
                     Delivery.account.not_in(blocked),
                 )
             ).all()
+            changing = pending_changes(session)  # a cancel or move goes first
             asked = [
-                (d.id, d.platform_id or "", outgoing_of(d, root, self.notes(d.id))) for d in ready
+                (d.id, d.platform_id or "", outgoing_of(d, root, self.notes(d.id)))
+                for d in ready
+                if d.id not in changing
             ]
         for delivery_id, platform_id, outgoing in asked:
             if outgoing.account in blocked:

@@ -40,6 +40,7 @@ from scheduler.db.models import AccountState, Attempt, Delivery
 from scheduler.delivery.confirmation import ConfirmationTiming, HandoverConfirmer
 from scheduler.delivery.notes import StoredNotes
 from scheduler.delivery.outgoing import outgoing_of
+from scheduler.delivery.platform_changes import PlatformChanges, pending_changes
 from scheduler.delivery.retry import RetryPolicy
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import change_state, transaction
@@ -101,6 +102,9 @@ class Dispatcher:
             hold_account=self._hold_account_until,
             owner=owner,
         )
+        self.platform_changes = PlatformChanges(
+            sessions=sessions, clock=clock, connectors=connectors, media_root=store.root
+        )
 
     # -- the cycle -------------------------------------------------------------------
 
@@ -109,6 +113,8 @@ class Dispatcher:
         self.promote_retries()
         self.reap()
         self.reconcile_unknown()
+        # A cancel or move the CLI could not finish first: before any confirmation.
+        self.platform_changes.apply_pending()
         self.confirm_handed_over()
         handled = 0
         while not self.stopping.is_set():
@@ -153,6 +159,8 @@ class Dispatcher:
             if limited is not None:
                 candidates.append(limited)
             candidates.extend(self.confirmer.next_wake(session, blocked))
+            if pending_changes(session):  # a cancel or move to make again on the platform
+                candidates.append(now + self.settings.reconcile_after)
         return min(candidates) if candidates else None
 
     @staticmethod

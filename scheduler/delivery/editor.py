@@ -160,17 +160,19 @@ def list_deliveries(
     *,
     zone: ZoneInfo,
     states: Sequence[str] = (),
-    library: str | None = None,
-    account: str | None = None,
+    libraries: Sequence[str] = (),
+    accounts: Sequence[str] = (),
     day: date | None = None,
 ) -> list[DeliveryRow]:
+    """Deliveries in any of ``states``, of any of ``libraries``, on any of ``accounts``
+    (an empty filter keeps everything), due on ``day`` if given."""
     query = select(Delivery, Post).join(Post, Delivery.post_id == Post.id)
     if states:
         query = query.where(Delivery.state.in_(states))
-    if library:
-        query = query.where(Post.library == library)
-    if account:
-        query = query.where(Delivery.account == account)
+    if libraries:
+        query = query.where(Post.library.in_(libraries))
+    if accounts:
+        query = query.where(Delivery.account.in_(accounts))
     if day:
         start = datetime.combine(day, time(0), zone)
         query = query.where(Delivery.due_at >= start, Delivery.due_at < start + timedelta(days=1))

@@ -43,6 +43,7 @@ from scheduler.intake.post_schema import (
 )
 from scheduler.intake.safe_yaml import LineMap, Loc, YamlInvalid, load_yaml
 from scheduler.intake.times import TimeSpecError, parse_time
+from scheduler.intake.yaml_pitfalls import find_pitfalls
 
 # The post.key column (String(255)); PostgreSQL refuses longer.
 MAX_KEY_LENGTH = 255
@@ -151,11 +152,15 @@ def parse_post_file_with_lines(
 ) -> tuple[PostFile, LineMap]:
     """Like :func:`parse_post_file`, also returning where each key is, for later reports."""
     raw, real = _read(path, config)
+    # French typography's " : ", a hashtag after a space, a leading @: said in words.
+    pitfalls = find_pitfalls(raw.decode("utf-8", errors="replace"))
     try:
         loaded = load_yaml(raw, max_bytes=config.intake.max_file_bytes)
     except YamlInvalid as error:
+        # The sentence saying how to write it first, then YAML's own words.
         raise PostFileInvalid(
-            [FileProblem(path, problem.line, problem.message) for problem in error.problems]
+            [FileProblem(path, pitfall.line, pitfall.message) for pitfall in pitfalls]
+            + [FileProblem(path, problem.line, problem.message) for problem in error.problems]
         ) from None
     if not isinstance(loaded.data, dict):
         raise PostFileInvalid(
@@ -163,6 +168,8 @@ def parse_post_file_with_lines(
         )
     checker = _Checker(path, real=real, config=config, now=now)
     post = checker.check(loaded.data)
+    for pitfall in pitfalls:  # valid YAML that does not say what was meant (a lost #tag)
+        checker.problem((pitfall.key,), pitfall.message)
     problems = sorted(
         {
             FileProblem(path, loaded.lines.line_for(loc), message): None

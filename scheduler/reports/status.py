@@ -35,6 +35,7 @@ from scheduler.db.engines import make_engine
 from scheduler.db.models import AccountState, Delivery, DeliveryEvent, Post, SeriesOccurrence
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
+from scheduler.rules.series import MISSED, OPEN
 from scheduler.service.heartbeat import LiveDaemon, live_daemons
 from scheduler.service.instance_lock import sqlite_path
 from scheduler.service.queue_health import QueueFault
@@ -168,7 +169,9 @@ class Status:
         for occurrence in self.open_occurrences:
             if occurrence.passed:
                 add(Level.CRITICAL, f"series {occurrence.series} {occurrence.occurrence_date} "
-                    "passed without an episode")  # fmt: skip
+                    "passed without an episode: tell the audience if needed, then "
+                    f"`relais series noted {occurrence.series} {occurrence.occurrence_date}` "
+                    "ends this alert")  # fmt: skip
             else:
                 add(Level.WARNING, f"series {occurrence.series} {occurrence.occurrence_date} has "
                     f"no episode yet: drop one with `series: {occurrence.series}`")  # fmt: skip
@@ -382,12 +385,12 @@ def _accounts(session: Session, configured: Sequence[str]) -> tuple[AccountLine,
 def _open_occurrences(
     session: Session, series: Mapping[str, SeriesConfig], now: datetime
 ) -> tuple[OpenOccurrence, ...]:
-    """Open occurrences inside their alert window, or already passed (not yet marked)."""
+    """Open occurrences inside their alert window, and passed ones no person has noted."""
     widest = max((config.alert_before for config in series.values()), default=timedelta(0))
     found: list[OpenOccurrence] = []
     for occurrence in session.scalars(
         select(SeriesOccurrence)
-        .where(SeriesOccurrence.state == "open", SeriesOccurrence.at <= now + widest)
+        .where(SeriesOccurrence.state.in_((OPEN, MISSED)), SeriesOccurrence.at <= now + widest)
         .order_by(SeriesOccurrence.at, SeriesOccurrence.series)
     ):
         config = series.get(occurrence.series)

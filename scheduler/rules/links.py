@@ -9,6 +9,7 @@ a link that already carries UTM parameters keeps them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -50,5 +51,13 @@ class LinkTagger:
         return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+# Letters NFKD does not take apart: written out the way French and German spell them.
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d"})
+
+
 def campaign_slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:100]
+    """``Printemps des poètes 2027`` -> ``printemps-des-poetes-2027``: accents dropped
+    (NFKD, then the combining marks removed), ligatures written out, the rest dashes."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:100]

@@ -28,6 +28,8 @@ from scheduler.rules.weekly import local_moment, weekly_dates
 
 log = logging.getLogger(__name__)
 AHEAD = timedelta(weeks=8)
+# The states of an occurrence. A missed one is reported until a person notes it.
+OPEN, FILLED, MISSED, NOTED = "open", "filled", "missed", "noted"
 
 
 def occurrence_times(
@@ -140,6 +142,22 @@ class SeriesCalendar:
                     )
                     reported.append(occurrence)
         return reported
+
+
+def note_missed(session: Session, series: str, occurrence_date: str) -> bool:
+    """A person has dealt with a date that passed without an episode: no more alerts.
+    False when there is no such missed date."""
+    occurrence = session.scalars(
+        select(SeriesOccurrence).where(
+            SeriesOccurrence.series == series,
+            SeriesOccurrence.occurrence_date == occurrence_date,
+            SeriesOccurrence.state == MISSED,
+        )
+    ).one_or_none()
+    if occurrence is None:
+        return False
+    occurrence.state = NOTED
+    return True
 
 
 def _insert_occurrence(session: Session, name: str, day: date, moment: datetime) -> int:

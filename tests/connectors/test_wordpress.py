@@ -557,3 +557,20 @@ def test_a_scheduled_post_unpublished_or_deleted_on_the_blog_is_not_live(
     del fake.posts[int(answer.platform_id)]
     seen = connector.confirm(post, answer.platform_id)
     assert seen.liveness == Liveness.NOT_LIVE
+
+
+def test_a_future_post_is_trashed_or_moved_on_the_blog(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake, schedule_ahead="1d")
+    post = scheduled_post(tmp_path, clock)
+    answer = connector.publish(post)
+    later = clock.now() + timedelta(hours=9)
+    assert connector.change_problem(post, clock.now() + timedelta(seconds=30)) is not None
+    assert connector.change_problem(post, later) is None
+    connector.reschedule(post, answer.platform_id, later)
+    stored = fake.posts[int(answer.platform_id)]
+    assert (stored["status"], stored["date_gmt"]) == ("future", later.strftime("%Y-%m-%dT%H:%M:%S"))
+    connector.withdraw(post, answer.platform_id)
+    connector.withdraw(post, answer.platform_id)  # again after a crash: no harm
+    assert fake.posts[int(answer.platform_id)]["status"] == "trash"

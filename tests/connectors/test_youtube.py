@@ -524,3 +524,31 @@ def test_accounts_check_says_when_this_projects_uploads_stay_private(
     verdict = connector.verify()
     assert not verdict.ok
     assert "locked private" in verdict.message and "audit" in verdict.message
+
+
+def test_a_scheduled_video_is_moved_or_made_private_on_youtube(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    connector = connector_for(fake, tmp_path, clock)
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    later = clock.now() + timedelta(days=1)
+    assert connector.change_problem(post, clock.now() + timedelta(minutes=5)) is not None
+    connector.reschedule(post, answer.platform_id, later)
+    assert fake.created()[0]["status"]["publishAt"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    connector.withdraw(post, answer.platform_id)
+    status = fake.created()[0]["status"]
+    assert status["privacyStatus"] == "private" and "publishAt" not in status
+    clock.advance(days=2)
+    assert connector.confirm(post, answer.platform_id).liveness == Liveness.NOT_LIVE
+
+
+def test_cancel_can_delete_the_video_as_the_account_option_says(
+    tmp_path: Path, clock: FakeClock, fake: YouTubeFake
+) -> None:
+    connector = connector_for(fake, tmp_path, clock, on_cancel="delete")
+    post = video_post(tmp_path, clock, due_at=clock.now() + timedelta(hours=6))
+    answer = connector.publish(post)
+    connector.withdraw(post, answer.platform_id)
+    connector.withdraw(post, answer.platform_id)  # again after a crash: no harm
+    assert fake.created() == []

@@ -192,6 +192,8 @@ class GraphFake:
             return self._ig_user(request.method, edge, params)
         if request.method == "GET" and edge is None:
             return self._read_node(node, params, token)
+        if request.method in ("POST", "DELETE") and edge is None:
+            return self._change_node(request.method, node, params, token)
         raise graph_error(
             400,
             100,
@@ -593,6 +595,35 @@ class GraphFake:
             100,
             f"Unsupported get request. Object with ID '{node}' does not exist, cannot be "
             "loaded due to missing permissions, or does not support this operation.",
+            subcode=33,
+        )
+
+    def _change_node(
+        self, method: str, node: str, params: dict[str, str], token: str | None
+    ) -> Response:
+        """Pages API, posts guide: update a post (its scheduled_publish_time, while it is
+        scheduled) and delete it; videos alike."""
+        for items in (self.posts, self.videos):
+            for item in items:
+                if item["id"] != node:
+                    continue
+                self._owner(token, self.page_token)
+                if method == "DELETE":
+                    items.remove(item)
+                    return _ok({"success": True})
+                self._known(set(params), {"scheduled_publish_time", "message"})
+                if "scheduled_publish_time" in params:
+                    if self._is_published(item):
+                        raise _bad_param("Cannot reschedule a published post")
+                    item["scheduled_publish_time"] = self._schedule(
+                        {"published": "false", **params}
+                    )
+                return _ok({"success": True})
+        raise graph_error(
+            400,
+            100,
+            f"Unsupported {method.lower()} request. Object with ID '{node}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation.",
             subcode=33,
         )
 

@@ -294,6 +294,8 @@ class WordPressFake:
                 ("posts", None, "GET"): lambda: self._list_posts(request),
                 ("posts", None, "POST"): lambda: self._create_post(request),
                 ("posts", "id", "GET"): lambda: self._get_post(int(item)),
+                ("posts", "id", "DELETE"): lambda: self._trash_post(int(item)),
+                ("posts", "id", "POST"): lambda: self._update_post(request, int(item)),
                 ("media", None, "POST"): lambda: self._upload(request),
                 ("media", "id", "POST"): lambda: self._update_media(request, int(item)),
                 ("categories", None, "GET"): lambda: self._list_terms(request, "categories"),
@@ -380,6 +382,31 @@ class WordPressFake:
         if post_id not in self.posts:
             return _json(recorded("error-404-get-post-unknown-id.json"), 404)
         return _json(self.posts[post_id])
+
+    def _trash_post(self, post_id: int) -> Response:
+        """WP_REST_Posts_Controller::delete_item without force: to the trash."""
+        post = self.posts.get(post_id)
+        if post is None:
+            return _json(recorded("error-404-get-post-unknown-id.json"), 404)
+        if post["status"] == "trash":
+            raise Refusal(410, "rest_already_trashed", "The post has already been deleted.")
+        post["status"] = "trash"
+        return _json(post)
+
+    def _update_post(self, request: Request, post_id: int) -> Response:
+        post = self.posts.get(post_id)
+        if post is None:
+            return _json(recorded("error-404-get-post-unknown-id.json"), 404)
+        fields = self._body(request)
+        if "date_gmt" in fields:
+            date = _parse_date(fields["date_gmt"])
+            post["date_gmt"] = post["date"] = _stamp(date)
+            # wp_update_post: a future date keeps it future, a past one publishes it.
+            if post["status"] in ("future", "publish"):
+                post["status"] = (
+                    "future" if date - self.clock.now() >= timedelta(seconds=60) else "publish"
+                )
+        return _json(post)
 
     def _create_post(self, request: Request) -> Response:
         fields = self._body(request)

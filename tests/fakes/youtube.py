@@ -237,6 +237,8 @@ class YouTubeFake:
                 "youtube.videos.list": self.list_videos,
                 "youtube.playlistItems.list": self.list_playlist_items,
                 "youtube.playlistItems.insert": self.insert_playlist_item,
+                "youtube.videos.update": self.update_video,
+                "youtube.videos.delete": self.delete_video,
             }.get(method["id"])
             if handler is None:
                 return Response("not implemented by the fake", status=501)
@@ -545,6 +547,30 @@ class YouTubeFake:
                 del status["publishAt"]
 
     # -- the other methods ---------------------------------------------------------------
+
+    def update_video(self, request: Request, method: Mapping[str, Any]) -> Response:
+        """videos.update: the parts named replace the video's (a status without publishAt
+        clears it); uploadStatus and the reasons are YouTube's own and stay."""
+        body = self.json_body(request, method)
+        video = next((v for v in self.videos if v["id"] == body.get("id")), None)
+        if video is None:
+            raise GoogleError(404, "videoNotFound", "The video that you are trying to update "
+                              "cannot be found.", domain="youtube.video")  # fmt: skip
+        if "status" in request.args["part"].split(","):
+            status = body.get("status", {})
+            self.check_video({"snippet": {"title": video["snippet"]["title"]}, "status": status})
+            own = ("uploadStatus", "rejectionReason", "failureReason", "license")
+            kept = {k: v for k, v in video["status"].items() if k in own}
+            video["status"] = {**kept, **status}
+        return _json(_parts(video, request.args["part"]))
+
+    def delete_video(self, request: Request, method: Mapping[str, Any]) -> Response:
+        video = next((v for v in self.videos if v["id"] == request.args.get("id")), None)
+        if video is None:
+            raise GoogleError(404, "videoNotFound", "The video that you are trying to delete "
+                              "cannot be found.", domain="youtube.video")  # fmt: skip
+        self.videos.remove(video)
+        return Response(b"", status=204)
 
     def set_thumbnail(self, request: Request, method: Mapping[str, Any]) -> Response:
         if not _accepts(method, request.mimetype):

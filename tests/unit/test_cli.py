@@ -152,3 +152,18 @@ def test_the_editor_plans_explains_moves_cancels_and_exports(tmp_path: Path) -> 
     assert "pending_approval -> cancelled" in output and "by lea: doublon" in output
     code, output = relais(tmp_path, "calendar", "--ics", str(tmp_path / "cal.ics"))
     assert code == 0 and (tmp_path / "cal.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+
+
+def test_list_takes_several_accounts_and_libraries(tmp_path: Path) -> None:
+    app = make_app(tmp_path, FakeClock())
+    drop(
+        app.config,
+        "eaux-vives/conte.yaml",
+        GOOD.replace("[facebook, twitter]", "[facebook, twitter, blog]"),
+    )
+    app.intake().scan()
+    code, output = relais(tmp_path, "list", "--account", "facebook", "--account", "twitter")
+    assert code == 0
+    assert sorted(line.split()[4] for line in output.splitlines()) == ["facebook", "twitter"]
+    code, output = relais(tmp_path, "list", "--library", "redaction", "--library", "eaux-vives")
+    assert len(output.splitlines()) == 3

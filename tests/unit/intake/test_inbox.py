@@ -124,7 +124,7 @@ def test_a_changed_file_updates_its_post_and_goes_back_to_the_editor(
         "eaux-vives/escalade:facebook": "pending_approval",
         "eaux-vives/escalade:twitter": "cancelled",
     }
-    [row] = list_deliveries(app.sessions, zone=app.config.zone, account="facebook")
+    [row] = list_deliveries(app.sessions, zone=app.config.zone, accounts=["facebook"])
     assert row.due_at is not None
     assert row.due_at.astimezone(app.config.zone).strftime("%d %H:%M") == "12 11:00"
     assert row.approved_by is None

@@ -27,6 +27,7 @@ from scheduler.reports.status import (
     render_status,
 )
 from scheduler.reports.status import status_exit_code as exit_code
+from scheduler.rules.series import note_missed
 from scheduler.service.heartbeat import ALIVE_WITHIN, beat, forget
 from scheduler.service.instance_lock import InstanceLock
 from tests.support import FakeClock, ScriptedConnector, make_app, queue_delivery
@@ -223,6 +224,15 @@ def test_a_series_occurrence_without_episode_warns_then_goes_critical(
     later = status_of(troubles.app)
     assert "CRITICAL  series jeudi 2026-12-10 passed without an episode" in render_status(
         later, troubles.app.config.zone
+    )
+    # The daemon marking it missed does not silence it: a person notes it.
+    troubles.app.series().watch()
+    again = render_status(status_of(troubles.app), troubles.app.config.zone)
+    assert "`relais series noted jeudi 2026-12-10` ends this alert" in again
+    with transaction(troubles.app.sessions) as session:
+        assert note_missed(session, "jeudi", "2026-12-10")
+    assert "jeudi 2026-12-10" not in render_status(
+        status_of(troubles.app), troubles.app.config.zone
     )
 
 

@@ -103,3 +103,11 @@ def test_an_announcement_waits_for_its_blog_article_and_links_to_it(tmp_path: Pa
     link = json.loads(line)["link"]
     assert rows["blog"].url is not None and link.startswith(rows["blog"].url)
     assert "utm_source=facebook" in link
+
+
+def test_campaign_slugs_keep_accented_letters_readable() -> None:
+    from scheduler.rules.links import campaign_slug
+
+    assert campaign_slug("Printemps des poètes 2027") == "printemps-des-poetes-2027"
+    assert campaign_slug("Œuvres d'Ève à Genève — Straße") == "oeuvres-d-eve-a-geneve-strasse"
+    assert campaign_slug("Fête de l'Escalade") == "fete-de-l-escalade"

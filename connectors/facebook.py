@@ -52,6 +52,7 @@ from connectors.graph import (
 from connectors.handover import Confirmation, HandedOver, Liveness
 from scheduler.clock import Clock, ensure_utc
 from scheduler.durations import Duration
+from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,12 @@ class FacebookPageConnector:
                 raise Permanent(duplicate.error.words, http_status=400) from duplicate.error
             log.info(
                 "facebook refused a duplicate: the post already exists",
-                extra={"delivery_id": outgoing.delivery_id, "account": self.account},
+                extra=fields(
+                    delivery_id=outgoing.delivery_id,
+                    post_id=outgoing.post_id,
+                    account=self.account,
+                    platform_id=found.platform_id,
+                ),
             )
             return found
         post_id = str(answer["id"])

@@ -164,6 +164,13 @@ class Connector(Protocol):
       that is handed over at ``due_at`` and published at once. ``publish`` therefore sees
       ``due_at`` in the future only when it may schedule natively.
 
+    - ``find_is_authoritative`` (optional class attribute, False when absent): ``find``
+      returning ``None`` proves the platform never created the item (a WordPress slug, the
+      static blog's file, Flickr's machine tag, YouTube's upload session), so dispatch may
+      send an interrupted delivery again by itself, once (see
+      :func:`find_is_authoritative`). A search that can miss a fresh item (an index that
+      lags) must not claim it.
+
     Credentials are read on first use, not in the constructor, so a missing secret never
     stops the daemon: it surfaces as ``AuthExpired`` from ``publish``/``find`` and as a
     failed ``Verdict`` from ``verify``.
@@ -338,3 +345,9 @@ def parse_options(model: type[_Options], settings: AccountSettings) -> _Options:
         raise ValueError(
             f"account {settings.name!r} ({settings.kind}) has unusable options: {problems}"
         ) from None
+
+
+def find_is_authoritative(connector: object) -> bool:
+    """Whether ``connector`` declares that its ``find`` answering ``None`` means "never
+    created" (class attribute ``find_is_authoritative = True``)."""
+    return bool(getattr(connector, "find_is_authoritative", False))

@@ -52,6 +52,7 @@ from connectors.graph import (
 from connectors.handover import Confirmation, HandedOver, Liveness
 from scheduler.clock import Clock, ensure_utc
 from scheduler.durations import Duration
+from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,17 @@ class FacebookPageConnector:
     def verify(self) -> Verdict:
         try:
             client = self._client()
+            me = client.get("me", {"fields": "id,name"})
+            if str(me.get("id")) != self.options.page_id:
+                # /me answers the token's owner: a Page token is the Page itself. A person's
+                # token cannot publish "as the Page" (error #200).
+                return Verdict(
+                    ok=False,
+                    message=f"the secret page_token belongs to {me.get('name')!r} (id "
+                    f"{me.get('id')}), not to Page {self.options.page_id}: store the Page "
+                    "token (GET /me/accounts with a long-lived user token lists it) or a "
+                    "System User token of the Page",
+                )
             page = client.get(self.options.page_id, {"fields": "id,name"})
         except MissingCredential as error:
             return Verdict(ok=False, message=str(error))
@@ -205,7 +217,12 @@ class FacebookPageConnector:
                 raise Permanent(duplicate.error.words, http_status=400) from duplicate.error
             log.info(
                 "facebook refused a duplicate: the post already exists",
-                extra={"delivery_id": outgoing.delivery_id, "account": self.account},
+                extra=fields(
+                    delivery_id=outgoing.delivery_id,
+                    post_id=outgoing.post_id,
+                    account=self.account,
+                    platform_id=found.platform_id,
+                ),
             )
             return found
         post_id = str(answer["id"])
@@ -362,6 +379,8 @@ class FacebookPageConnector:
 
     def _upload_photo(self, client: GraphClient, item: MediaItem, *, temporary: bool) -> str:
         data: dict[str, str | int] = {"published": "false"}
+        if item.alt:
+            data["alt_text_custom"] = item.alt  # Graph reference, Page Photos: alt text
         if temporary:
             data["temporary"] = "true"  # photos of a scheduled post must outlive the upload
         with item.path.open("rb") as source:

@@ -114,6 +114,9 @@ class FlickrConnector:
     """Uploads a post's images as Flickr photos; see the module docstring."""
 
     kind: ClassVar[str] = "flickr"
+    # find() answering None means "never created": every upload carries the delivery's
+    # machine tag, and publish uploads only the images not found again.
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(
         self, settings: AccountSettings, clock: Clock, *, session: requests.Session | None = None

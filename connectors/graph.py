@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -36,7 +36,11 @@ from connectors.http import may_have_reached, refusal
 
 log = logging.getLogger(__name__)
 
-GRAPH_VERSION = "v21.0"
+# Meta's Graph API changelog, "Available Graph API versions": v25.0 released 18 February
+# 2026, available until 29 July 2028 (v26.0, July 2026, has no end date yet). A test fails
+# six months before the end: move both lines then.
+GRAPH_VERSION = "v25.0"
+GRAPH_VERSION_ENDS = date(2028, 7, 29)
 DEFAULT_API_BASE = "https://graph.facebook.com"
 
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).

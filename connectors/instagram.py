@@ -55,6 +55,7 @@ from connectors.graph import (
 from connectors.image_rules import ImageRules, fit, image_problems, measure, violations
 from connectors.media_host import MediaHost, PublicBaseUrlHost, WordPressMediaHost
 from scheduler.clock import Clock, ensure_utc
+from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,10 @@ class InstagramConnector:
             answer = client.get(media_id, {"fields": "id,permalink"})
         except (GraphError, GraphTransportError):
             # The post exists; a missing link must not turn it into a failure.
-            log.warning("could not read the permalink", extra={"media_id": media_id})
+            log.warning(
+                "could not read the permalink",
+                extra=fields(account=self.account, platform_id=media_id),
+            )
             return None
         link = answer.get("permalink")
         return str(link) if link else None

@@ -22,6 +22,7 @@ from connectors.base import AccountSettings, MediaItem
 from connectors.credentials import MissingCredential
 from connectors.errors import AuthExpired, Permanent, Retryable
 from connectors.wordpress_api import wordpress_client_for
+from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class WordPressMediaHost:
         self._uploaded[item.sha256] = uploaded.source_url
         log.info(
             "media uploaded to the blog for instagram",
-            extra={"blog": self.blog.name, "file": item.path.name, "media_id": uploaded.id},
+            extra=fields(account=self.blog.name, file=item.path.name, media_id=uploaded.id),
         )
         return uploaded.source_url
 

@@ -109,6 +109,9 @@ class StaticBlogConnector:
     """Writes ``posts/<slug>.md``; ``platform_id`` is the slug, ``url`` the page's folder."""
 
     kind: ClassVar[str] = "static_blog"
+    # find() answering None means "never created": the article is a file this connector
+    # writes itself (atomically); no file, no article.
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(self, settings: AccountSettings, clock: Clock) -> None:
         options = parse_options(StaticBlogOptions, settings)

@@ -74,6 +74,9 @@ class WordPressConnector:
     """Publishes to one WordPress blog as one user (an Application Password)."""
 
     kind: ClassVar[str] = "wordpress"
+    # find() answering None means "never created": the slug is ours and unique, and the
+    # look-up reads every status (LOOKUP_STATUSES, drafts and trash included).
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(
         self, settings: AccountSettings, clock: Clock, *, session: requests.Session | None = None

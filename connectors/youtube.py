@@ -125,6 +125,9 @@ class YouTubeConnector:
     """One channel. ``platform_id`` is the video id; ``url`` its watch page."""
 
     kind: ClassVar[str] = "youtube"
+    # find() answering None means "never created": the upload session and the delivery's
+    # tag tell; an upload the session holds is finished, not started again.
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(self, settings: AccountSettings, clock: Clock, *, http: Any = None) -> None:
         self.options = parse_options(YouTubeOptions, settings)

@@ -89,6 +89,8 @@ class ScriptedConnector:
     answers: list[Published | PublishError] = field(default_factory=list)
     sent: list[Outgoing] = field(default_factory=list)
     on_platform: dict[str, Published] = field(default_factory=dict)
+    # As a connector declares it (connectors.base.find_is_authoritative).
+    find_is_authoritative: bool = False
     kind = "scripted"
     limits = Limits()
     lead_time = timedelta(0)

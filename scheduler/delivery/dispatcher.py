@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import Connector, Published
+from connectors.base import Connector, Published, find_is_authoritative
 from connectors.errors import (
     Ambiguous,
     AuthExpired,
@@ -319,9 +319,10 @@ class Dispatcher:
                 blocked.add(item.account)
                 continue
             except Exception as error:  # a bug or a refusal: a person must look
-                found = None
+                found, proven_absent = None, False
                 note = f"reconciliation failed ({type(error).__name__}: {error})"
             else:
+                proven_absent = found is None and find_is_authoritative(connector)
                 note = (
                     "not found on the platform after an interrupted send; check the "
                     "account, and if it is missing there, `relais retry` sends it again"
@@ -332,7 +333,16 @@ class Dispatcher:
                     continue
                 if found is not None:
                     self._mark_published(session, delivery, found, now, "found by reconciliation")
+                elif proven_absent and delivery.resent_at is None:
+                    self._resend_once(session, delivery, now)
                 else:
+                    if proven_absent:
+                        resent = f"{delivery.resent_at:%Y-%m-%d %H:%M} UTC"
+                        note = (
+                            "not found on the platform after a second interrupted send (relais "
+                            f"sent it again by itself once, at {resent}); check the account, "
+                            "and if it is missing there, `relais retry` sends it again"
+                        )
                     delivery.last_error = note
                     delivery.lease_owner = None
                     delivery.lease_until = None
@@ -340,6 +350,21 @@ class Dispatcher:
                         session, delivery, State.NEEDS_ATTENTION, actor=self.owner, now=now,
                         reason=note, level=logging.ERROR,
                     )  # fmt: skip
+
+    def _resend_once(self, session: Session, delivery: Delivery, now: datetime) -> None:
+        """The platform's authoritative look-up says the interrupted send created nothing
+        (after ``reconcile_after``, which covers a request still in flight): send it again
+        now, once. A second interruption goes to a person (``resent_at`` is set)."""
+        self._release_cap(session, delivery)  # nothing went out; the claim reserves again
+        delivery.resent_at = now
+        delivery.due_at = now
+        delivery.lease_owner = None
+        delivery.lease_until = None
+        change_state(
+            session, delivery, State.SCHEDULED, actor=self.owner, now=now, level=logging.WARNING,
+            reason="never created on the platform (its look-up is authoritative) after an "
+            "interrupted send: sent again by relais, once",
+        )  # fmt: skip
 
     @contextmanager
     def _lease_kept_alive(self, delivery_id: str) -> Iterator[None]:

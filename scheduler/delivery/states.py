@@ -43,7 +43,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # Seen live, seen not to go live, or withdrawn from the platform's schedule.
     S.HANDED_OVER: frozenset({S.PUBLISHED, S.NEEDS_ATTENTION, S.CANCELLED}),
     S.RETRY_WAIT: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
-    S.UNKNOWN: frozenset({S.PUBLISHED, S.HANDED_OVER, S.NEEDS_ATTENTION}),
+    # Found, or not: a person looks, or, once, an authoritative "never created" sends again.
+    S.UNKNOWN: frozenset({S.PUBLISHED, S.HANDED_OVER, S.NEEDS_ATTENTION, S.SCHEDULED}),
     S.HELD: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL, S.APPROVED}),
     # A person decides: it is there (published), it is not (retry: approved), or drop it.
     S.NEEDS_ATTENTION: frozenset({S.PUBLISHED, S.CANCELLED, S.APPROVED, S.HANDED_OVER}),

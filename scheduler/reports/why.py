@@ -21,6 +21,7 @@ from scheduler.delivery.editor import SelectionError, select_deliveries
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
 from scheduler.rules.occupancy import OCCUPYING, cap_day, day_bounds
+from scheduler.rules.planner import Rule
 
 PLACEMENT_ACTOR = "placement"
 
@@ -105,18 +106,28 @@ def _why(session: Session, delivery: Delivery, zone: ZoneInfo, paused: set[str])
         state=delivery.state,
         due_at=delivery.due_at,
         reason=delivery.reason or delivery.last_error,
-        placed_by=decisions[-1] if decisions else None,
+        placed_by=_placed_by(delivery.reason, decisions),
         competitors=_competitors(session, delivery, zone),
         release=_release(delivery, zone, paused),
         events=events,
     )
 
 
+def _placed_by(reason: str | None, decisions: list[str]) -> str | None:
+    """The current plan's words when the row carries them, else the last decision."""
+    if reason and reason.startswith(tuple(rule.value for rule in Rule)):
+        return reason
+    return decisions[-1] if decisions else None
+
+
 def _competitors(session: Session, delivery: Delivery, zone: ZoneInfo) -> tuple[Competitor, ...]:
-    """What takes (or waits for) the same local day on the same account."""
-    if delivery.due_at is None:
+    """What takes (or waits for) the same local day on the same account: the day its file
+    asked for (where the competition was), else the day it is on."""
+    asked = delivery.timing.get("at")
+    moment = datetime.fromisoformat(asked) if isinstance(asked, str) else delivery.due_at
+    if moment is None:
         return ()
-    start, end = day_bounds(cap_day(delivery.due_at, zone), zone)
+    start, end = day_bounds(cap_day(moment, zone), zone)
     rows = session.execute(
         select(Delivery, Post)
         .join(Post, Delivery.post_id == Post.id)
@@ -198,7 +209,7 @@ def render_why(
         if why.reason and why.reason != why.placed_by:
             lines.append(f"  reason   {why.reason}")
         if why.competitors:
-            lines.append(f"  same day on {why.account}:")
+            lines.append(f"  competing on {why.account} that day:")
             for other in why.competitors:
                 lines.append(
                     f"    {other.due_at.astimezone(zone):%H:%M}  {other.delivery_id[:8]}  "

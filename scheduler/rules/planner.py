@@ -163,8 +163,11 @@ class _Planner:
             same_day = time_on_same_day(
                 rules, self.zone, taken, request.wanted, not_before=self.now
             )
+            held_by = f"; held by {', '.join(conflict.holders)}" if conflict.holders else ""
             if same_day is not None:
-                reason = f"{asked} breaks a rule ({conflict.text}); nearest free time that day"
+                reason = (
+                    f"{asked} breaks a rule ({conflict.text}{held_by}); nearest free time that day"
+                )
                 self._put(request, same_day, Rule.SAME_DAY, reason, conflict.holders)
                 return
             if request.latest is not None:
@@ -174,7 +177,7 @@ class _Planner:
                     rules, self.zone, taken, earliest=next_day, latest=request.latest
                 )
                 if slot.at is not None:
-                    reason = f"{asked} has no free time left ({conflict.text})"
+                    reason = f"{asked} has no free time left ({conflict.text}{held_by})"
                     self._put(request, slot.at, Rule.LATER_DAY, reason, conflict.holders)
                     return
         day_text = f"{wanted_local:%a %Y-%m-%d}"

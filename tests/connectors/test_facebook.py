@@ -17,7 +17,7 @@ from connectors.base import AccountSettings, MemoryNotes
 from connectors.credentials import Secret
 from connectors.errors import Permanent, RateLimited, Retryable
 from connectors.facebook import FacebookPageConnector
-from connectors.graph import GraphClient, GraphError, publish_error
+from connectors.graph import GRAPH_VERSION, GraphClient, GraphError, publish_error
 from connectors.handover import HandedOver, Liveness
 from tests.connectors.cases.facebook import build_facebook
 from tests.connectors.contract import media_item, outgoing
@@ -85,7 +85,7 @@ def test_a_video_goes_to_the_video_host_with_title_and_description(
     connector.session.mount("https://", Recording(fake))
     post = outgoing("video", tmp_path, due_at=clock.now())
     published = connector.publish(post)
-    assert urls == [f"https://graph-video.facebook.com/v21.0/{fake.page_id}/videos"]
+    assert urls == [f"https://graph-video.facebook.com/{GRAPH_VERSION}/{fake.page_id}/videos"]
     [video] = fake.videos
     assert video["title"] == post.title and video["description"].startswith(post.text)
     assert published.url == f"https://www.facebook.com/{fake.page_id}/videos/{video['id']}"
@@ -287,3 +287,21 @@ def test_a_post_due_now_is_not_handed_over(tmp_path: Path, clock: FakeClock) -> 
     connector, _ = build_facebook(tmp_path, clock)
     answer = connector.publish(outgoing("text", tmp_path, due_at=clock.now()))
     assert not isinstance(answer, HandedOver)
+
+
+def test_accounts_check_refuses_a_user_token_where_the_page_token_is_needed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_facebook(tmp_path, clock)
+    assert connector.verify().ok
+    fake.user_tokens.add(fake.page_token)  # the stored token is a person's, not the Page's
+    verdict = connector.verify()
+    assert not verdict.ok
+    assert "Page token" in verdict.message and "/me/accounts" in verdict.message
+
+
+def test_photo_alt_text_is_sent(tmp_path: Path, clock: FakeClock) -> None:
+    connector, fake = build_facebook(tmp_path, clock)
+    connector.publish(outgoing("image", tmp_path, due_at=clock.now()))
+    [upload] = [params for _, path, params in fake.requests if path.endswith("/photos")]
+    assert upload["alt_text_custom"] == "Une marmite"

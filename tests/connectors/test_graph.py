@@ -151,3 +151,18 @@ def test_the_platforms_words_are_kept_and_the_token_is_not() -> None:
     assert failure.message == "error 200: Ask a Page admin for the permission."
     assert failure.http_status == 403
     assert "secret-token" not in str(failure) + str(failure.__cause__)
+
+
+def test_the_pinned_graph_version_is_current_and_far_from_its_end_of_service() -> None:
+    """Fails when the pinned version is within six months of the end Meta announced: time
+    to move GRAPH_VERSION (and its end date, from Meta's changelog) forward."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from connectors.graph import GRAPH_VERSION_ENDS
+
+    assert int(GRAPH_VERSION.strip("v").split(".")[0]) >= 24
+    today = datetime.now(UTC).date()
+    assert isinstance(GRAPH_VERSION_ENDS, date)
+    assert GRAPH_VERSION_ENDS - today > timedelta(days=183), (
+        f"Graph {GRAPH_VERSION} ends on {GRAPH_VERSION_ENDS}: move to a newer version"
+    )

@@ -123,6 +123,8 @@ class GraphFake:
     _fail: ErrorClass | None = None
     _container_failure: int | None = None
     _fetch_fails: bool = False
+    # Tokens of people (user access tokens), accepted by Graph but not as the Page.
+    user_tokens: set[str] = field(default_factory=set)
     # media_publish answers 2207027 "not ready" this many more times, container FINISHED.
     not_ready_at_publish: int = 0
     _expired: bool = False
@@ -181,6 +183,13 @@ class GraphFake:
                 token = auth[len(scheme) :]
         self._authenticate(token)
         node, edge = parts[1], (parts[2] if len(parts) > 2 else None)
+        if node == "me" and request.method == "GET" and edge is None:
+            # /me is whoever the token belongs to: a person, or the Page for a Page token.
+            if token in self.user_tokens:
+                return _ok({"id": "10160000000000001", "name": "Anne Bibliothécaire"})
+            if token == self.page_token:
+                return _ok({"id": self.page_id, "name": self.page_name})
+            return _ok({"id": self.ig_user_id, "name": self.ig_username})
         if len(parts) > 3:
             raise graph_error(400, 2500, "Unknown path components")
         files = request.files
@@ -217,11 +226,12 @@ class GraphFake:
                 "reasons.",
                 subcode=460,
             )
-        if token not in (self.page_token, self.ig_token):
+        if token not in (self.page_token, self.ig_token) and token not in self.user_tokens:
             raise graph_error(400, 190, "Invalid OAuth access token - Cannot parse access token")
 
-    @staticmethod
-    def _owner(token: str | None, expected: str) -> None:
+    def _owner(self, token: str | None, expected: str) -> None:
+        # A person's token where the Page's is needed is refused as any other (Pages API:
+        # posts are published as the Page, with a Page access token).
         if token != expected:
             raise graph_error(403, 200, "(#200) Permissions error")
 

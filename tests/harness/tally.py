@@ -78,11 +78,11 @@ def tally(project: Project, titles: Sequence[str], creations: Sequence[dict[str,
         delivery_id, state, error, reason, due_at = row
         if made > 1:
             twice.append(delivery_id)
-        elif state == State.PUBLISHED:
+        elif state in (State.PUBLISHED, State.HANDED_OVER):
             if made == 1:
                 once += 1
             else:
-                lost.append(f"{delivery_id} (published in the queue, not on the blog)")
+                lost.append(f"{delivery_id} ({state} in the queue, not on the blog)")
         elif state in WITH_A_PERSON:
             person[f"{state}: {error or reason or 'no reason recorded'}"] += 1
             on_blog_anyway += made

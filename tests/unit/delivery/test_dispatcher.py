@@ -261,6 +261,55 @@ def test_an_unknown_delivery_not_found_goes_to_a_person(
     assert len(platform.sent) == 1
 
 
+def reasons(app: App, delivery_id: str) -> list[str | None]:
+    with transaction(app.sessions) as session:
+        return list(
+            session.scalars(
+                select(DeliveryEvent.reason)
+                .where(DeliveryEvent.delivery_id == delivery_id)
+                .order_by(DeliveryEvent.id)
+            )
+        )
+
+
+def test_an_authoritative_never_created_is_sent_again_once_by_itself(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.find_is_authoritative = True
+    platform.answers = [Ambiguous("connection reset")]
+    delivery_id = queue_delivery(scripted)
+    dispatcher(scripted).run_due()
+    clock.advance(minutes=1)
+    dispatcher(scripted).run_due()
+    assert delivery_state(scripted, delivery_id).state == "unknown"  # the quiet period
+    clock.advance(minutes=2)
+    dispatcher(scripted).run_due()
+    delivery = delivery_state(scripted, delivery_id)
+    assert (delivery.state, delivery.resent_at) == ("published", clock.now())
+    assert len(platform.sent) == 2
+    assert any(
+        "sent again by relais, once" in (reason or "") for reason in reasons(scripted, delivery_id)
+    )
+
+
+def test_a_second_interruption_after_the_automatic_resend_goes_to_a_person(
+    scripted: App, platform: ScriptedConnector, clock: FakeClock
+) -> None:
+    platform.find_is_authoritative = True
+    platform.answers = [Ambiguous("connection reset"), Ambiguous("connection reset")]
+    delivery_id = queue_delivery(scripted)
+    dispatcher(scripted).run_due()
+    clock.advance(minutes=3)
+    dispatcher(scripted).run_due()  # found absent: sent again, interrupted again
+    assert delivery_state(scripted, delivery_id).state == "unknown"
+    clock.advance(minutes=3)
+    dispatcher(scripted).run_due()
+    delivery = delivery_state(scripted, delivery_id)
+    assert delivery.state == "needs_attention"
+    assert "after a second interrupted send" in delivery.last_error
+    assert len(platform.sent) == 2
+
+
 def test_dead_credentials_during_reconciliation_pause_the_account_and_keep_looking(
     scripted: App, platform: ScriptedConnector, clock: FakeClock
 ) -> None:

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 MIN_SCHEDULE_LEAD = timedelta(minutes=6)
 # How far back before the first attempt ``find`` looks (clocks of two machines differ).
 FIND_MARGIN = timedelta(minutes=2)
+# The most statuses one request returns (methods/accounts#statuses: limit at most 40).
+RECENT_LIMIT = 40
 _MENTION = re.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w")
 _NOTE_SENT = "mastodon.first_attempt"
 _NOTE_ACCOUNT = "mastodon.account_id"
@@ -73,6 +75,10 @@ class MastodonConnector:
     ``write:media`` and ``read:statuses``)."""
 
     kind: ClassVar[str] = "mastodon"
+    # The account's statuses come from the server's database, not a search index, and a
+    # search that cannot reach back to the first attempt says so (Permanent); a resend
+    # within the hour would anyway return the same status (Idempotency-Key).
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(
         self, settings: AccountSettings, clock: Clock, *, session: requests.Session | None = None
@@ -202,11 +208,18 @@ class MastodonConnector:
         client = self._client_or_pause()
         text = self.render(outgoing).text.strip()
         since = datetime.fromisoformat(sent) - FIND_MARGIN
-        for status in client.recent_statuses(account_id):
+        recent = client.recent_statuses(account_id, limit=RECENT_LIMIT)
+        for status in recent:
             if status.created_at is not None and status.created_at < since:
                 break  # newest first: the rest is older than the first attempt
             if client.source_text(status.id).strip() == text:
                 return _published(status)
+        else:
+            if len(recent) == RECENT_LIMIT:
+                raise Permanent(
+                    f"{self.account}: more than {RECENT_LIMIT} statuses since the first "
+                    "attempt; look at the account for this post, then mark it or send it again"
+                )
         for scheduled in client.scheduled_statuses():
             if (scheduled.text or "").strip() == text:
                 return _published(scheduled)

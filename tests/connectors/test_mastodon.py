@@ -217,3 +217,18 @@ def test_a_dry_run_account_like_mastodon_counts_as_mastodon_does(
     )
     rendered = stand_in.render(outgoing("link", tmp_path, due_at=clock.now()))
     assert rendered.counted_as == "characters as Mastodon counts them"
+
+
+def test_a_search_that_cannot_reach_back_to_the_first_attempt_asks_a_person(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build(tmp_path, clock)
+    post = outgoing("text", tmp_path, due_at=clock.now(), text="Le message cherché")
+    fake.fail_next_create("retryable")
+    with pytest.raises(Retryable):
+        connector.publish(post)  # nothing created, but the attempt is noted
+    for number in range(40):  # the account posts a lot meanwhile
+        other = outgoing("text", tmp_path, due_at=clock.now(), text=f"Autre {number}")
+        connector.publish(other)
+    with pytest.raises(Permanent, match="more than 40 statuses"):
+        connector.find(post)

@@ -245,7 +245,8 @@ class Connector(Protocol):
           ``unknown`` and is looked for again once the account is resumed. It is neither
           retried silently forever nor handed over as "not found" (that could be re-sent);
         - ``Permanent`` when the search cannot be completed and a person must look (more
-          posts to search than the connector reads).
+          posts to search than the connector reads; a local folder that cannot be read,
+          the offline accounts' counterpart of dead credentials).
 
         Never ``Ambiguous``: a look-up creates nothing.
         """

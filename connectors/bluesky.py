@@ -99,6 +99,8 @@ class BlueskyConnector:
     """Publishes as one Bluesky account."""
 
     kind: ClassVar[str] = "bluesky"
+    # getRecord by the delivery's own record key: the repository answers exactly.
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(
         self,

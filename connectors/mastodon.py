@@ -19,8 +19,8 @@ again; an upload still being processed (202) makes the attempt ``Retryable`` rat
 than waiting.
 
 Native scheduling (``schedule_ahead`` > 0) hands a post over with ``scheduled_at`` when it
-is at least 5 minutes ahead (the server refuses less); :meth:`MastodonConnector.unschedule`
-and :meth:`MastodonConnector.reschedule` change it there.
+is at least 5 minutes ahead (the server refuses less); ``relais cancel`` and ``relais move``
+withdraw or move it there (:class:`connectors.handover.ChangesSchedule`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from connectors.base import (
     plain_text,
 )
 from connectors.credentials import MissingCredential
-from connectors.errors import AuthExpired, PublishError, Retryable
+from connectors.errors import AuthExpired, Permanent, PublishError, Retryable
 from connectors.handover import Confirmation, HandedOver, Liveness
 from connectors.mastodon_api import InstanceLimits, MastodonClient, MastodonOptions, Status
 from connectors.text_count import graphemes
@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 MIN_SCHEDULE_LEAD = timedelta(minutes=6)
 # How far back before the first attempt ``find`` looks (clocks of two machines differ).
 FIND_MARGIN = timedelta(minutes=2)
+# The most statuses one request returns (methods/accounts#statuses: limit at most 40).
+RECENT_LIMIT = 40
 _MENTION = re.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w")
 _NOTE_SENT = "mastodon.first_attempt"
 _NOTE_ACCOUNT = "mastodon.account_id"
@@ -73,6 +75,10 @@ class MastodonConnector:
     ``write:media`` and ``read:statuses``)."""
 
     kind: ClassVar[str] = "mastodon"
+    # The account's statuses come from the server's database, not a search index, and a
+    # search that cannot reach back to the first attempt says so (Permanent); a resend
+    # within the hour would anyway return the same status (Idempotency-Key).
+    find_is_authoritative: ClassVar[bool] = True
 
     def __init__(
         self, settings: AccountSettings, clock: Clock, *, session: requests.Session | None = None
@@ -202,11 +208,18 @@ class MastodonConnector:
         client = self._client_or_pause()
         text = self.render(outgoing).text.strip()
         since = datetime.fromisoformat(sent) - FIND_MARGIN
-        for status in client.recent_statuses(account_id):
+        recent = client.recent_statuses(account_id, limit=RECENT_LIMIT)
+        for status in recent:
             if status.created_at is not None and status.created_at < since:
                 break  # newest first: the rest is older than the first attempt
             if client.source_text(status.id).strip() == text:
                 return _published(status)
+        else:
+            if len(recent) == RECENT_LIMIT:
+                raise Permanent(
+                    f"{self.account}: more than {RECENT_LIMIT} statuses since the first "
+                    "attempt; look at the account for this post, then mark it or send it again"
+                )
         for scheduled in client.scheduled_statuses():
             if (scheduled.text or "").strip() == text:
                 return _published(scheduled)
@@ -229,16 +242,27 @@ class MastodonConnector:
             "relais retry",
         )
 
-    def unschedule(self, platform_id: str) -> None:
-        """Delete a status handed to the server's scheduling (``scheduled/<id>``)."""
-        self._client_or_pause().delete_scheduled(_scheduled_id(platform_id))
+    # -- cancel and move on the server's own schedule (methods/scheduled_statuses) ----------
 
-    def reschedule(self, platform_id: str, moment: datetime) -> Published:
-        """Move a scheduled status; the server wants it at least 5 minutes ahead."""
-        if ensure_utc(moment) - ensure_utc(self.clock.now()) < MIN_SCHEDULE_LEAD:
-            raise ValueError(f"{self.account}: Mastodon schedules at least 5 minutes ahead")
-        status = self._client_or_pause().reschedule(_scheduled_id(platform_id), moment)
-        return _published(status)
+    def change_problem(self, outgoing: Outgoing, at: datetime | None) -> str | None:
+        if at is not None and ensure_utc(at) - ensure_utc(self.clock.now()) < MIN_SCHEDULE_LEAD:
+            return (
+                "Mastodon schedules at least 5 minutes ahead; cancel it and queue the post "
+                "again for that time instead"
+            )
+        return None
+
+    def withdraw(self, outgoing: Outgoing, platform_id: str) -> None:
+        """Delete the scheduled status; one already gone is withdrawn already."""
+        try:
+            self._client_or_pause().delete_scheduled(_scheduled_id(platform_id))
+        except Permanent as error:
+            if error.http_status != 404:
+                raise
+
+    def reschedule(self, outgoing: Outgoing, platform_id: str, at: datetime) -> None:
+        """Move the scheduled status (idempotent: moving it to where it is changes nothing)."""
+        self._client_or_pause().reschedule(_scheduled_id(platform_id), at)
 
     # -- steps -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ already has a page gets that page back instead of a second one.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -202,6 +203,12 @@ class StaticBlogConnector:
         The title or the zone may have changed since an interrupted publish, so any page
         ending in this delivery's id is considered too; the front matter has the last word.
         """
+        blocked = _file_in_the_way(self.posts_dir)
+        if blocked is not None:
+            # Not "not found": with a file where the folder should be, relais cannot look
+            # (Connector.find's contract), and a person must move it.
+            unusable = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(blocked))
+            raise translate_os_error(unusable, blocked, self.account, doing="read")
         ident = _ident(outgoing.delivery_id)
         candidates = [
             self.posts_dir / f"{self.slug_of(outgoing)}.md",
@@ -410,3 +417,12 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file standing where ``folder`` or one of its parents should be, if any; a folder
+    that does not exist yet is not in the way (nothing was ever published there)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None

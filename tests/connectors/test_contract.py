@@ -8,7 +8,6 @@ import pkgutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -138,18 +137,7 @@ def test_dead_credentials_pause_the_account(
     assert not verdict.ok and verdict.message
 
 
-def lookup_cases() -> list[Any]:
-    blind = pytest.mark.xfail(
-        strict=True,
-        reason="static_blog.find answers 'not found' (None) when its output folder is "
-        "unusable, instead of saying that it cannot look (issue 18 finding)",
-    )
-    return [
-        pytest.param(case, marks=blind) if case.name == "static_blog" else case for case in CASES
-    ]
-
-
-@pytest.mark.parametrize("case", lookup_cases(), ids=lambda case: case.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_dead_credentials_during_reconciliation_raise_auth_expired(
     case: PlatformCase, tmp_path: Path, clock: FakeClock
 ) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from connectors.errors import Ambiguous, AuthExpired, Permanent, RateLimited, Retryable
-from connectors.handover import HandedOver, Liveness
+from connectors.handover import ChangesSchedule, HandedOver, Liveness
 from connectors.mastodon import MastodonConnector
 from tests.connectors.cases.mastodon import build, settings
 from tests.connectors.contract import outgoing
@@ -117,12 +117,17 @@ def test_native_scheduling_can_be_found_moved_and_cancelled(
     assert handed.platform_id.startswith("scheduled/") and handed.url is None
     assert fake.created() == [] and len(fake.scheduled) == 1
     assert connector.find(post) == handed
-    moved = connector.reschedule(handed.platform_id, clock.now() + timedelta(hours=5))
-    assert moved.platform_id == handed.platform_id
-    with pytest.raises(ValueError, match="5 minutes"):
-        connector.reschedule(handed.platform_id, clock.now() + timedelta(minutes=2))
-    connector.unschedule(handed.platform_id)
+    assert isinstance(connector, ChangesSchedule)
+    later = clock.now() + timedelta(hours=5)
+    assert connector.change_problem(post, later) is None
+    connector.reschedule(post, handed.platform_id, later)
+    [scheduled] = fake.scheduled.values()
+    assert datetime.fromisoformat(scheduled["scheduled_at"]) == later
+    too_soon = connector.change_problem(post, clock.now() + timedelta(minutes=2))
+    assert too_soon is not None and "5 minutes" in too_soon
+    connector.withdraw(post, handed.platform_id)
     assert fake.scheduled == {}
+    connector.withdraw(post, handed.platform_id)  # again after a crash: still withdrawn
 
 
 def test_a_scheduled_status_is_confirmed_live_once_the_server_posted_it(
@@ -212,3 +217,18 @@ def test_a_dry_run_account_like_mastodon_counts_as_mastodon_does(
     )
     rendered = stand_in.render(outgoing("link", tmp_path, due_at=clock.now()))
     assert rendered.counted_as == "characters as Mastodon counts them"
+
+
+def test_a_search_that_cannot_reach_back_to_the_first_attempt_asks_a_person(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build(tmp_path, clock)
+    post = outgoing("text", tmp_path, due_at=clock.now(), text="Le message cherché")
+    fake.fail_next_create("retryable")
+    with pytest.raises(Retryable):
+        connector.publish(post)  # nothing created, but the attempt is noted
+    for number in range(40):  # the account posts a lot meanwhile
+        other = outgoing("text", tmp_path, due_at=clock.now(), text=f"Autre {number}")
+        connector.publish(other)
+    with pytest.raises(Permanent, match="more than 40 statuses"):
+        connector.find(post)

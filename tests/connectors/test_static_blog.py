@@ -304,4 +304,6 @@ def test_an_output_folder_that_cannot_be_made_is_a_permanent_error(
         connector.publish(make_outgoing())
 
     assert isinstance(raised.value.__cause__, OSError)
-    assert connector.find(make_outgoing()) is None
+    # Connector.find's contract: it cannot look there, so it does not say "not found".
+    with pytest.raises(Permanent, match="blocker"):
+        connector.find(make_outgoing())

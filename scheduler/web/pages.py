@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-
-from sqlalchemy import select
 
 from scheduler.db.models import AccountState, Delivery
 from scheduler.delivery.editor import SelectionError, explain, list_deliveries

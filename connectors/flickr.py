@@ -66,7 +66,6 @@ MACHINE_TAGS_PER_PHOTO = 2
 MAX_PHOTO_BYTES = 200 * 1024 * 1024
 NAMESPACE = "relais"
 NOTE_PREFIX = "flickr.photo."
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 _HTTP_BASE = r"^https?://[^\s/]+(/[^\s]*)?$"
 
 
@@ -82,11 +81,10 @@ class FlickrOptions(BaseModel):
 
 
 def delivery_tag(delivery_id: str) -> str:
-    """``relais:delivery=<id>``; a value outside [A-Za-z0-9._-] is quoted, as Flickr asks."""
-    value = delivery_id.replace('"', "")
-    if not _PLAIN_VALUE.fullmatch(value):
-        value = f'"{value}"'
-    return f"{NAMESPACE}:delivery={value}"
+    """``relais:delivery=<id>`` with letters and digits only: Flickr drops punctuation from
+    tags when it searches ("Tags", Flickr help), and how it normalises a machine tag's value
+    is not documented, so the value has none (a UUID without its hyphens)."""
+    return f"{NAMESPACE}:delivery={re.sub(r'[^A-Za-z0-9]', '', delivery_id)}"
 
 
 def image_tag(index: int) -> str:

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 AUTH_CODES = frozenset(range(95, 101))
 TRANSIENT_CODES = frozenset({105, 106})
+# Upload API error 6, "User exceeded upload limit": a free account's 1,000 photos (Flickr
+# Free accounts: 1,000 photos and videos) or a Pro account's monthly cap.
+UPLOAD_LIMIT_CODE = 6
 DEFAULT_RATE_LIMIT_WAIT = timedelta(hours=1)
 
 
@@ -175,6 +178,12 @@ class FlickrClient:
             return AuthExpired(
                 f"{text}; authorise relais again (perms=write) and replace the account's "
                 "oauth_token and oauth_token_secret, see the README, section Flickr"
+            )
+        if code == UPLOAD_LIMIT_CODE:
+            return Permanent(
+                f"{where}: Flickr refused the upload: the account is at its upload limit (a "
+                "free Flickr account keeps at most 1,000 photos and videos); upgrade it to "
+                "Flickr Pro or delete photos, then `relais retry` sends it again (code 6)"
             )
         if code in TRANSIENT_CODES:
             return Retryable(text)

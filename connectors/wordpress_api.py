@@ -295,9 +295,13 @@ class WordPressClient:
             "excerpt": post.excerpt,
             "slug": post.slug,
             "status": "publish",
-            "categories": list(post.categories),
-            "tags": list(post.tags),
         }
+        # An empty list files the post under no category at all (WordPress 6.1); left out,
+        # WordPress uses the blog's default category ("Uncategorized").
+        if post.categories:
+            fields["categories"] = list(post.categories)
+        if post.tags:
+            fields["tags"] = list(post.tags)
         if post.date_gmt is not None:
             fields["date_gmt"] = post.date_gmt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         if post.featured_media is not None:

@@ -25,15 +25,18 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 UPGRADE_COMMAND = "relais db upgrade"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reader: bool = False) -> Engine:
+    """An engine on the queue. ``reader``: for processes that only look (the desk's pages):
+    on SQLite its transactions begin DEFERRED and are query-only, so a long read never
+    holds the write lock the daemon's claims need (WAL readers do not block writers)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
-        _make_sqlite_safe(engine)
+        _make_sqlite_safe(engine, reader=reader)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def _make_sqlite_safe(engine: Engine) -> None:
+def _make_sqlite_safe(engine: Engine, *, reader: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
@@ -43,11 +46,13 @@ def _make_sqlite_safe(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if reader:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 class SchemaOutOfDate(Exception):

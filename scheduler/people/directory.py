@@ -39,14 +39,20 @@ class Directory:
     # Library keys of config.yaml: a person's libraries must be among them.
     known_libraries: Collection[str]
     default_language: str = "fr"
+    # Sessions that only read (the desk's reader engine); the writer's when not given.
+    readers: sessionmaker[Session] | None = None
+
+    @property
+    def _reads(self) -> sessionmaker[Session]:
+        return self.readers or self.sessions
 
     def list(self) -> builtins.list[Person]:
-        with transaction(self.sessions) as session:
+        with transaction(self._reads) as session:
             rows = session.scalars(select(PersonRow).order_by(PersonRow.name)).all()
             return [_person(row) for row in rows]
 
     def get(self, name: str) -> Person | None:
-        with transaction(self.sessions) as session:
+        with transaction(self._reads) as session:
             row = _row(session, name)
             return _person(row) if row else None
 
@@ -134,15 +140,21 @@ class Directory:
             self._existing(session, name).password_hash = hashed
 
     def verify_password(self, name: str, password: str) -> Person | None:
-        """The person if the password is theirs, else None (same time for unknown names)."""
-        with transaction(self.sessions) as session:
+        """The person if the password is theirs, else None (same time for unknown names).
+
+        The hash is checked outside any transaction: Argon2 takes a while on purpose, and
+        the queue's write lock must not wait for it."""
+        with transaction(self._reads) as session:
             row = _row(session, name)
-            if not password_matches(row.password_hash if row else None, password):
-                return None
-            assert row is not None and row.password_hash is not None
-            if needs_rehash(row.password_hash):
-                row.password_hash = hash_password(password)
-            return _person(row)
+            stored = row.password_hash if row else None
+            person = _person(row) if row else None
+        if not password_matches(stored, password):
+            return None
+        assert stored is not None and person is not None
+        if needs_rehash(stored):
+            with transaction(self.sessions) as session:
+                self._existing(session, name).password_hash = hash_password(password)
+        return person
 
     def new_feed_token(self, name: str) -> str:
         """A new secret for this person's calendar feed; the previous one stops working."""
@@ -156,7 +168,7 @@ class Directory:
             self._existing(session, name).feed_token_hash = None
 
     def by_feed_token(self, token: str) -> Person | None:
-        with transaction(self.sessions) as session:
+        with transaction(self._reads) as session:
             row = session.scalars(
                 select(PersonRow).where(PersonRow.feed_token_hash == _token_hash(token))
             ).one_or_none()

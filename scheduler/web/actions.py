@@ -96,7 +96,7 @@ async def act(request: Request) -> Response:
 def _may_withdraw(desk: Desk, person: Person, reference: str) -> None:
     if person.is_editor:
         return
-    with desk.app.sessions() as session:
+    with desk.reads() as session:
         chosen = editor.select_deliveries(session, [reference])
         libraries = {delivery.post.library for delivery in chosen}
     if not libraries or not all(person.writes_for(library) for library in libraries):
@@ -141,7 +141,7 @@ def _why(
 ) -> None:
     """Where the rules put each delivery, and why, when that is not simply as asked."""
     for delivery_id in delivery_ids:
-        story = editor.explain(desk.app.sessions, delivery_id)
+        story = editor.explain(desk.reads, delivery_id)
         row = story.delivery
         reason = next((event[4] for event in reversed(story.events) if event[4]), None)
         if row.state == State.HELD:

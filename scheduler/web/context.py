@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
@@ -37,6 +38,9 @@ class Desk:
     environment: Environment
     throttle: LoginThrottle
     previews: PreviewCache
+    # The pages read through their own engine (scheduler.db.engines, ``reader``): on SQLite
+    # a page never holds the write lock the daemon's claims need. Decisions use the app's.
+    reads: sessionmaker[Session]
 
     @property
     def trusted_header(self) -> str | None:

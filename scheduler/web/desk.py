@@ -15,6 +15,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from scheduler.app import App
+from scheduler.db.engines import make_engine
+from scheduler.delivery.transitions import make_sessions
 from scheduler.people.directory import Directory
 from scheduler.web.actions import ACTION_ROUTES
 from scheduler.web.auth import CsrfRefused, Forbidden, LoginThrottle, NotLoggedIn, current_person
@@ -37,6 +39,7 @@ SECURITY_HEADERS = {
 
 def build_desk(app: App, *, secret_key: str) -> Starlette:
     settings = app.config.web
+    reads = make_sessions(make_engine(app.config.database_url, reader=True))
     desk = Desk(
         app=app,
         people=Directory(
@@ -44,7 +47,9 @@ def build_desk(app: App, *, secret_key: str) -> Starlette:
             clock=app.clock,
             known_libraries=tuple(app.config.libraries),
             default_language=app.config.language,
+            readers=reads,
         ),
+        reads=reads,
         environment=make_environment(),
         throttle=LoginThrottle(clock=app.clock),
         previews=PreviewCache(),

@@ -30,7 +30,7 @@ async def feed(request: Request) -> Response:
         return PlainTextResponse("unknown library\n", status_code=404)
     now = desk.app.clock.now()
     body = calendar_ics(
-        desk.app.sessions,
+        desk.reads,
         zone=desk.app.config.zone,
         start=now - FEED_PAST,
         end=now + FEED_AHEAD,

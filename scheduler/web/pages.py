@@ -6,15 +6,17 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.db.models import Delivery
+from scheduler.db.models import AccountState, Delivery
 from scheduler.delivery.editor import SelectionError, explain, list_deliveries
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
-from scheduler.web.auth import check_csrf, log_in, log_out, logged_in
+from scheduler.web.actions import ADMINS_ONLY
+from scheduler.web.auth import Forbidden, check_csrf, log_in, log_out, logged_in
 from scheduler.web.calendar_view import Filters, build_calendar, month_range, week_range
 from scheduler.web.context import back, desk_of, flash
 from scheduler.web.feeds import feed
@@ -94,7 +96,7 @@ async def calendar(request: Request) -> Response:
         state=params.get("state") or None,
     )
     days_shown = build_calendar(
-        desk.app.sessions,
+        desk.reads,
         zone=config.zone,
         rules=config.rules(),
         series=config.series,
@@ -128,7 +130,7 @@ async def queue(request: Request) -> Response:
     desk = desk_of(request)
     person = logged_in(request, desk.people, desk.trusted_header)
     posts = waiting_posts(
-        desk.app.sessions,
+        desk.reads,
         connectors=desk.app.connectors,
         media_root=desk.app.store.root,
         now=desk.app.clock.now(),
@@ -142,14 +144,14 @@ async def delivery(request: Request) -> Response:
     desk = desk_of(request)
     person = logged_in(request, desk.people, desk.trusted_header)
     try:
-        story = explain(desk.app.sessions, request.path_params["delivery_id"])
+        story = explain(desk.reads, request.path_params["delivery_id"])
     except SelectionError:
         t = desk.translator_for(person)
         return desk.render(
             request, "refused.html", person,
             {"message": t.gettext("No such delivery.")}, status_code=404,
         )  # fmt: skip
-    with transaction(desk.app.sessions) as session:
+    with transaction(desk.reads) as session:
         row = session.get(Delivery, story.delivery.id)
         assert row is not None
         preview = preview_delivery(
@@ -169,7 +171,7 @@ async def mine(request: Request) -> Response:
     person = logged_in(request, desk.people, desk.trusted_header)
     rows = [
         row
-        for row in list_deliveries(desk.app.sessions, zone=desk.app.config.zone)
+        for row in list_deliveries(desk.reads, zone=desk.app.config.zone)
         if person.sees_library(row.library)
     ]
     rows.sort(key=lambda row: (row.due_at is None, row.due_at), reverse=True)
@@ -204,6 +206,22 @@ async def revoke_feed(request: Request) -> Response:
     return RedirectResponse("/settings", status_code=303)
 
 
+async def admin(request: Request) -> Response:
+    """The people and the accounts: who uses the desk, which accounts are paused."""
+    desk = desk_of(request)
+    person = logged_in(request, desk.people, desk.trusted_header)
+    if not person.is_admin:
+        raise Forbidden(ADMINS_ONLY)
+    with transaction(desk.reads) as session:
+        paused = {
+            row.account: row.paused_reason or ""
+            for row in session.scalars(select(AccountState).where(AccountState.paused))
+        }
+    return desk.render(
+        request, "admin.html", person, {"people": desk.people.list(), "paused": paused}
+    )
+
+
 async def media(request: Request) -> Response:
     desk = desk_of(request)
     logged_in(request, desk.people, desk.trusted_header)
@@ -225,6 +243,7 @@ PAGE_ROUTES = [
     Route("/delivery/{delivery_id}", delivery),
     Route("/mine", mine),
     Route("/settings", settings),
+    Route("/admin", admin),
     Route("/settings/feed", new_feed, methods=["POST"]),
     Route("/settings/feed/revoke", revoke_feed, methods=["POST"]),
     Route("/feed/{token}.ics", feed),

@@ -189,7 +189,8 @@ def make_site(directory: Path) -> Site:
     )
     people.add("marie", role=Role.CONTRIBUTOR, libraries=["eaux-vives"], display_name="Marie")
     people.add("paul", role=Role.EDITOR, display_name="Paul")
-    for name in ("marie", "paul"):
+    people.add("anne", role=Role.ADMIN, display_name="Anne")
+    for name in ("marie", "paul", "anne"):
         people.set_password(name, PASSWORD)
     today = app.clock.now().astimezone(ZONE).date()
     seed(app, today)

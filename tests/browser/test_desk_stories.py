@@ -199,3 +199,19 @@ def test_every_page_passes_axe_and_is_shot(site: Site, context: Any, tmp_path: P
         if not re.search(r"filtered|empty", name):
             shoot(page, name, tmp_path)
     assert found == {name: [] for name in pages}
+
+
+def test_filters_apply_on_change_and_the_admin_page_passes_axe(
+    site: Site, context: Any, tmp_path: Path
+) -> None:
+    page = context.new_page()
+    log_in(page, site.url, "anne")
+    page.select_option("#f-library", "cite")  # htmx refreshes the content, no button
+    page.wait_for_url(re.compile(r".*library=cite.*"))
+    libraries = {text.strip() for text in page.locator(".entry .lib").all_inner_texts()}
+    assert libraries <= {"Bibliothèque de la Cité"} and libraries
+    assert serious_violations(page) == []
+    page.goto(f"{site.url}/admin")
+    assert "Anne" in page.inner_text("table.posts")
+    assert serious_violations(page) == []
+    shoot(page, "admin", tmp_path)

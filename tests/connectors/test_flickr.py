@@ -52,8 +52,25 @@ def test_each_photo_carries_the_delivery_machine_tag_and_the_post_tags(
 
 def test_tags_with_spaces_are_quoted_and_machine_tags_follow() -> None:
     field = tag_field(("#escalade", "fête de l'Escalade", 'dit "x"'), "d-1", 2)
-    assert field == 'escalade "fête de l\'Escalade" "dit x" relais:delivery=d-1 relais:image=2'
-    assert delivery_tag("odd id") == 'relais:delivery="odd id"'
+    assert field == 'escalade "fête de l\'Escalade" "dit x" relais:delivery=d1 relais:image=2'
+    assert delivery_tag("odd id") == "relais:delivery=oddid"
+
+
+def test_the_machine_tag_value_has_no_punctuation_flickr_could_normalise() -> None:
+    # Flickr documents that it drops punctuation from tags in search, but not how a machine
+    # tag's value is normalised: a UUID's hyphens are left out, letters and digits only.
+    tag = delivery_tag("0b5c6a52-1d0e-4a5e-9f7e-3c2b1a0f9e8d")
+    assert tag == "relais:delivery=0b5c6a521d0e4a5e9f7e3c2b1a0f9e8d"
+
+
+def test_a_free_account_at_its_1000_photos_is_reported_as_such(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    connector, fake = build_connector(tmp_path, clock)
+    fake.photo_cap = len(fake.created())  # a free account already at its limit
+    with pytest.raises(Permanent) as refused:
+        connector.publish(post(tmp_path, clock))
+    assert "1,000" in refused.value.message and "Pro" in refused.value.message
 
 
 def test_description_is_escaped_and_the_link_is_an_anchor(tmp_path: Path, clock: FakeClock) -> None:

@@ -574,3 +574,11 @@ def test_a_future_post_is_trashed_or_moved_on_the_blog(
     connector.withdraw(post, answer.platform_id)
     connector.withdraw(post, answer.platform_id)  # again after a crash: no harm
     assert fake.posts[int(answer.platform_id)]["status"] == "trash"
+
+
+def test_a_post_without_categories_goes_to_the_default_category(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake, categories=[])
+    published = connector.publish(post_of("text", tmp_path, clock))
+    assert fake.posts[int(published.platform_id)]["categories"] == [1]  # Uncategorized

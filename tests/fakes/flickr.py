@@ -111,6 +111,8 @@ class FlickrFake:
 
     def __init__(self, *, token_perms: str = "write") -> None:
         self.photos: dict[str, Photo] = {}
+        # A free account keeps at most 1,000 photos and videos: uploads past it fail (6).
+        self.photo_cap: int | None = None
         self.albums: dict[str, Album] = {}
         self.token_perms = token_perms
         self.token_alive = True
@@ -235,6 +237,8 @@ class FlickrFake:
                 raise FlickrError(4, "Filesize was zero")
             if not data.startswith(_IMAGE_MAGIC):
                 raise FlickrError(5, "Filetype was not recognised")
+            if self.photo_cap is not None and len(self.photos) >= self.photo_cap:
+                raise FlickrError(6, "User exceeded upload limit")
             scripted = self._scripted_upload_failure()
             if scripted is not None:
                 return scripted

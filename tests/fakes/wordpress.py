@@ -493,7 +493,9 @@ class WordPressFake:
             },
             excerpt={"raw": excerpt, "rendered": f"<p>{excerpt}</p>\n", "protected": False},
             featured_media=0,
-            categories=[int(c) for c in fields.get("categories", [1])] or [1],
+            # WordPress 6.1 files a post under the default category when `categories` is not
+            # sent, and under none when an empty list is sent (checked against a real 6.1).
+            categories=[int(c) for c in fields.get("categories", [1])],
             tags=[int(t) for t in fields.get("tags", [])],
             permalink_template=template,
             _links=_relink(post["_links"], 24, post_id),

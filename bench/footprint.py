@@ -76,14 +76,16 @@ def main() -> None:
             due = utc_now() + timedelta(days=14 + number)
             queue_delivery(app, account=ACCOUNTS[number % len(ACCOUNTS)], due_at=due)
         app.engine.dispose()
+        daemon = Child(relais(config_path, "run"), cwd=Path(folder))
+        # Started once the daemon is up: on a loaded machine its start-up may take longer
+        # than the sleeper's margin.
+        daemon.wait_for("relais started")
         sleeper = Child(
             [sys.executable, "-c", f"import time; print('ready', flush=True); "
              f"time.sleep({seconds + SETTLE + 30})"]
         )  # fmt: skip
-        daemon = Child(relais(config_path, "run"), cwd=Path(folder))
         try:
             sleeper.wait_for("ready")
-            daemon.wait_for("relais started")
             time.sleep(SETTLE)
             figures = watch({"relais": daemon, "sleep": sleeper}, seconds)
         finally:

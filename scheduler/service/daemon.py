@@ -13,7 +13,7 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -25,7 +25,6 @@ from scheduler.logs import fields
 from scheduler.progress import with_progress
 from scheduler.reports.status import reader_sessions
 from scheduler.service.heartbeat import BEAT_EVERY, beat, forget
-from scheduler.service.http_endpoint import HttpEndpoint, make_http_app, serve_http
 from scheduler.service.instance_lock import InstanceLock, sqlite_path
 from scheduler.service.queue_health import (
     MARKER_NAME,
@@ -35,6 +34,9 @@ from scheduler.service.queue_health import (
     is_queue_fault,
 )
 from scheduler.service.systemd_notify import SystemdNotifier, status_line
+
+if TYPE_CHECKING:
+    from scheduler.service.http_endpoint import HttpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +327,10 @@ class Daemon:
         settings = self.app.config.http
         if settings is None:
             return
+        # Imported only here: prometheus-client and the endpoint are a few MB of an idle
+        # daemon's memory that a config without `http:` never uses (issue 16).
+        from scheduler.service.http_endpoint import make_http_app, serve_http
+
         config = self.app.config
         endpoint = make_http_app(
             sessions=reader_sessions(config.database_url),

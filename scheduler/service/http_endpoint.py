@@ -34,7 +34,6 @@ from scheduler.clock import Clock
 from scheduler.config import SeriesConfig
 from scheduler.db.models import AccountState, Attempt, Delivery
 from scheduler.delivery.transitions import transaction
-from scheduler.reports.calendar import calendar_ics
 from scheduler.reports.status import build_status
 from scheduler.service.queue_health import QueueFault
 
@@ -182,6 +181,9 @@ def make_http_app(
         return "200 OK", _TEXT, b"ok\n"
 
     def calendar() -> tuple[str, str, bytes]:
+        # icalendar is loaded by the first calendar request, not by every daemon.
+        from scheduler.reports.calendar import calendar_ics
+
         now = clock.now()
         body = calendar_ics(
             sessions, zone=zone, start=now - CALENDAR_PAST, end=now + CALENDAR_AHEAD

@@ -35,12 +35,12 @@ from scheduler.db.engines import make_engine
 from scheduler.db.models import AccountState, Delivery, DeliveryEvent, Post, SeriesOccurrence
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
-from scheduler.rules.series import MISSED, OPEN
 from scheduler.notifications.report import (
     NotificationSummary,
     notification_summary,
     render_summary,
 )
+from scheduler.rules.series import MISSED, OPEN
 from scheduler.service.heartbeat import LiveDaemon, live_daemons
 from scheduler.service.instance_lock import sqlite_path
 from scheduler.service.queue_health import QueueFault

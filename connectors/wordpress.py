@@ -249,9 +249,17 @@ class WordPressConnector:
     ) -> list[tuple[UploadedMedia, str]]:
         """Each image in the media library once, even across retries; with its alt text."""
         uploaded: list[tuple[UploadedMedia, str]] = []
+        seen: dict[str, int] = {}
         for number, item in enumerate(outgoing.media, start=1):
-            key = _NOTE_PREFIX + item.sha256
+            # The same bytes twice in a post are two media items: one alt text each (one
+            # upload would let the second alt text overwrite the featured image's).
+            repeat = seen.get(item.sha256, 0)
+            seen[item.sha256] = repeat + 1
+            # delivery_note.key holds 64 characters: 40 hex digits of the hash are plenty.
+            key = _NOTE_PREFIX + item.sha256[:40] + (f".{repeat}" if repeat else "")
             remembered = outgoing.notes.get(key)
+            if not remembered and not repeat:  # noted by an earlier version (SQLite only)
+                remembered = outgoing.notes.get(_NOTE_PREFIX + item.sha256)
             if remembered:
                 media_id, _, url = remembered.partition(" ")
                 media = UploadedMedia(id=int(media_id), source_url=url)

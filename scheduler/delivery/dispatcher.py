@@ -651,6 +651,9 @@ class Dispatcher:
     ) -> None:
         delivery.platform_id = result.platform_id
         delivery.url = result.url
+        # It went out: an error of an earlier attempt no longer describes it.
+        delivery.last_error = None
+        delivery.last_error_class = None
         delivery.retrying_since = None
         delivery.lease_owner = None
         delivery.lease_until = None

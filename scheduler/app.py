@@ -92,7 +92,10 @@ class App:
             zone=self.config.zone,
             tagger=self.config.link_tagger(),
             blog_accounts=frozenset(
-                name for name, account in self.config.accounts.items() if account.kind in BLOG_KINDS
+                name
+                for name, account in self.config.accounts.items()
+                if account.kind in BLOG_KINDS
+                or (account.kind == "dry_run" and account.options.get("like") in BLOG_KINDS)
             ),
         )
 

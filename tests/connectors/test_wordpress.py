@@ -612,3 +612,17 @@ def test_note_keys_fit_the_delivery_note_column(
     assert isinstance(post.notes, MemoryNotes)
     width = DeliveryNote.__table__.c.key.type.length
     assert post.notes.values and all(len(key) <= width for key in post.notes.values)
+
+
+def test_a_post_reconciled_after_its_answer_was_lost_gets_its_images_attached(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake)
+    post = post_of("images", tmp_path, clock)
+    fake.fail_next_create("ambiguous")  # created, answer lost: the images are not attached
+    with pytest.raises(Ambiguous):
+        connector.publish(post)
+    assert {m["post"] for m in fake.media.values()} == {None}
+    found = connector.find(post)
+    assert found is not None
+    assert {m["post"] for m in fake.media.values()} == {int(found.platform_id)}

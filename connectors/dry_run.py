@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -78,6 +80,14 @@ class DryRunConnector:
         self.lead_time = timedelta(0)
         self.min_lead_time = timedelta(0)
         self.platform = None
+        # Standing for a blog, it gives each article a permalink, as the blog would, so
+        # that posts announcing the article get their link offline too.
+        self.permalink_base: str | None = None
+        if options.like in BLOG_LIKES:
+            base = options.like_options.get("base_url") or options.like_options.get("site_url")
+            self.permalink_base = str(base or f"https://dry-run.invalid/{self.account}/")
+            if not self.permalink_base.endswith("/"):
+                self.permalink_base += "/"
         if options.like:
             if imitate is None:
                 raise ValueError(
@@ -123,7 +133,7 @@ class DryRunConnector:
                         f"account {self.account}: wrote {self.log_path} but could not "
                         f"sync it: {error.strerror}"
                     ) from error
-        return _published(outgoing.delivery_id)
+        return self._published(outgoing)
 
     def find(self, outgoing: Outgoing) -> Published | None:
         try:
@@ -135,7 +145,7 @@ class DryRunConnector:
         for line in raw.splitlines():
             record = _parse_line(line)
             if record is not None and record.get("delivery_id") == outgoing.delivery_id:
-                return _published(outgoing.delivery_id)
+                return self._published(outgoing)
         return None
 
     def _append(self, log: BinaryIO, data: bytes) -> None:
@@ -184,9 +194,23 @@ class DryRunConnector:
             ],
         }
 
+    def _published(self, outgoing: Outgoing) -> Published:
+        url = None
+        if self.permalink_base is not None:
+            url = f"{self.permalink_base}{_slug(outgoing)}/"
+        return Published(platform_id=f"dry-run:{outgoing.delivery_id}", url=url)
 
-def _published(delivery_id: str) -> Published:
-    return Published(platform_id=f"dry-run:{delivery_id}", url=None)
+
+# The kinds whose published URL is an article that other posts may announce.
+BLOG_LIKES = frozenset({"wordpress", "static_blog"})
+
+
+def _slug(outgoing: Outgoing) -> str:
+    """``<title, plain letters>-<first 8 of the delivery id>``, like the blogs' own slugs."""
+    words = unicodedata.normalize("NFKD", (outgoing.title or "article").lower())
+    plain = "".join(char for char in words if not unicodedata.combining(char))
+    title = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60].strip("-") or "article"
+    return f"{title}-{re.sub(r'[^a-z0-9]', '', outgoing.delivery_id.lower())[:8]}"
 
 
 def _parse_line(line: bytes) -> Mapping[str, Any] | None:

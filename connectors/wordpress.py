@@ -177,8 +177,26 @@ class WordPressConnector:
         return _published(created)
 
     def find(self, outgoing: Outgoing) -> Published | None:
-        found = self._client_or_pause().post_by_slug(slug_for(outgoing))
-        return _published(found) if found is not None else None
+        client = self._client_or_pause()
+        found = client.post_by_slug(slug_for(outgoing))
+        if found is None:
+            return None
+        # A crash or a lost answer between the create and the attach steps: the images
+        # noted as uploaded are attached now (attaching again does no harm).
+        noted = self._noted_media(outgoing)
+        if noted:
+            ids = fields(delivery_id=outgoing.delivery_id, account=self.account)
+            self._attach(client, noted, found, ids)
+        return _published(found)
+
+    def _noted_media(self, outgoing: Outgoing) -> list[UploadedMedia]:
+        media: list[UploadedMedia] = []
+        for key in _media_keys(outgoing):
+            remembered = outgoing.notes.get(key)
+            if remembered:
+                media_id, _, url = remembered.partition(" ")
+                media.append(UploadedMedia(id=int(media_id), source_url=url))
+        return media
 
     def confirm(self, outgoing: Outgoing, platform_id: str) -> Confirmation:
         """Live when the post's status is ``publish`` (REST API, posts: status)."""
@@ -249,9 +267,13 @@ class WordPressConnector:
     ) -> list[tuple[UploadedMedia, str]]:
         """Each image in the media library once, even across retries; with its alt text."""
         uploaded: list[tuple[UploadedMedia, str]] = []
+        keys = _media_keys(outgoing)
         for number, item in enumerate(outgoing.media, start=1):
-            key = _NOTE_PREFIX + item.sha256
+            key = keys[number - 1]
             remembered = outgoing.notes.get(key)
+            if not remembered and key == _NOTE_PREFIX + item.sha256[:40]:
+                # noted by an earlier version, with the whole hash (SQLite only)
+                remembered = outgoing.notes.get(_NOTE_PREFIX + item.sha256)
             if remembered:
                 media_id, _, url = remembered.partition(" ")
                 media = UploadedMedia(id=int(media_id), source_url=url)
@@ -284,6 +306,19 @@ class WordPressConnector:
                     error.message,
                     extra=ids,
                 )
+
+
+def _media_keys(outgoing: Outgoing) -> list[str]:
+    """The note key of each media item's upload. The same bytes twice in a post are two
+    media items, one alt text each (one upload would let the second alt text overwrite the
+    featured image's). delivery_note.key holds 64 characters: 40 hex digits suffice."""
+    keys: list[str] = []
+    seen: dict[str, int] = {}
+    for item in outgoing.media:
+        repeat = seen.get(item.sha256, 0)
+        seen[item.sha256] = repeat + 1
+        keys.append(_NOTE_PREFIX + item.sha256[:40] + (f".{repeat}" if repeat else ""))
+    return keys
 
 
 def _published(post: WordPressPost) -> Published:

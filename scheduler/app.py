@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,13 @@ from scheduler.intake.inbox import Intake
 from scheduler.intake.media_store import MediaStore
 from scheduler.rules.placement import Placement
 from scheduler.rules.series import SeriesCalendar
+
+if TYPE_CHECKING:
+    from connectors.credentials import Credentials
+    from scheduler.i18n import Translator
+    from scheduler.notifications.sender import Notifier
+    from scheduler.notifications.watch import Watch
+    from scheduler.people.directory import Directory
 from scheduler.service.instance_lock import sqlite_path
 
 CONFIG_ENV = "RELAIS_CONFIG"
@@ -84,7 +92,10 @@ class App:
             zone=self.config.zone,
             tagger=self.config.link_tagger(),
             blog_accounts=frozenset(
-                name for name, account in self.config.accounts.items() if account.kind in BLOG_KINDS
+                name
+                for name, account in self.config.accounts.items()
+                if account.kind in BLOG_KINDS
+                or (account.kind == "dry_run" and account.options.get("like") in BLOG_KINDS)
             ),
         )
 
@@ -107,6 +118,70 @@ class App:
             series=self.series(),
         )
 
+    def directory(self) -> Directory:
+        from scheduler.people.directory import Directory
+
+        return Directory(
+            sessions=self.sessions,
+            clock=self.clock,
+            known_libraries=tuple(self.config.libraries),
+            default_language=self.config.language,
+        )
+
+    def notifier(self, rng: random.Random | None = None) -> Notifier | None:
+        """The outbox's sender; None when config.yaml has no ``notifications:``."""
+        from connectors.credentials import credentials_for
+        from scheduler.i18n import LANGUAGES, translator
+        from scheduler.notifications.channels import SMTP_SECRETS, URL_SECRETS, Channels
+        from scheduler.notifications.sender import Notifier
+
+        config = self.config
+        settings = config.notifications
+        if settings is None:
+            return None
+        state_dir = config.path(config.state_dir)
+        credentials_dir = config.path(config.credentials_dir) if config.credentials_dir else None
+
+        def secrets(name: str) -> Credentials:
+            return credentials_for(name, state_dir=state_dir, credentials_dir=credentials_dir)
+
+        def words(language: str) -> Translator:
+            return translator(language if language in LANGUAGES else config.language, config.zone)
+
+        return Notifier(
+            sessions=self.sessions,
+            clock=self.clock,
+            config=config,
+            people=self.directory().list,
+            channels=Channels(
+                smtp=settings.smtp,
+                smtp_secrets=secrets(SMTP_SECRETS),
+                url_secrets=secrets(URL_SECRETS),
+            ),
+            words=words,
+            policy=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                base=settings.backoff_base,
+                cap=settings.backoff_max,
+                rng=rng or random.Random(),
+            ),
+            owner=self.owner,
+            exclusive=self.exclusive,
+            stopping=self.stopping,
+        )
+
+    def watch(self) -> Watch | None:
+        from scheduler.notifications.watch import Watch
+
+        if self.config.notifications is None:
+            return None
+        return Watch(
+            sessions=self.sessions,
+            clock=self.clock,
+            config=self.config,
+            accounts=self.config.account_settings(),
+        )
+
     def series(self) -> SeriesCalendar:
         return SeriesCalendar(
             sessions=self.sessions,
@@ -123,7 +198,7 @@ def build_app(config: Config, *, clock: Clock | None = None) -> App:
     return App(
         config=config,
         engine=engine,
-        sessions=make_sessions(engine),
+        sessions=make_sessions(engine, outbox=config.notifications is not None),
         clock=clock,
         connectors=connectors,
         store=MediaStore(config.media_store_dir),

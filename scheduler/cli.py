@@ -568,6 +568,36 @@ def schema() -> None:
     echo(json.dumps(post_file_json_schema(), indent=2, ensure_ascii=False))
 
 
+@main.group()
+def notify() -> None:
+    """Notifications: who is told what (`notifications:` in config.yaml)."""
+
+
+@notify.command(name="test")
+@click.argument("person")
+@click.pass_context
+def notify_test(ctx: click.Context, person: str) -> None:
+    """Send PERSON a test message on each of their channels, now, and say how it went."""
+    app = _app(ctx)
+    notifier = app.notifier()
+    if notifier is None:
+        raise click.ClickException(
+            f"{ctx.obj['config_path']} has no `notifications:` section: relais tells nobody"
+        )
+    someone = app.directory().get(person)
+    if someone is None:
+        raise click.ClickException(f"no person {person!r}; `relais users list` shows them")
+    results = notifier.send_test(person)
+    if not results:
+        raise click.ClickException(
+            f"{person} has no channel: give an e-mail address (with `notifications.smtp` set) "
+            "or a notification URL (`relais users change`)"
+        )
+    for channel, state, error in results:
+        click.echo(f"{channel:<6} {state}" + (f": {error}" if error else ""))
+    sys.exit(0 if all(state == "sent" for _, state, _ in results) else 1)
+
+
 def _register_groups() -> None:
     from scheduler.people.cli import users
     from scheduler.web.cli import web

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
 from scheduler.durations import Duration
+from scheduler.notifications.kinds import DEFAULT_ROUTES, INTERNAL, Audience, Kind
 from scheduler.rules.house_rules import AccountRules
 from scheduler.rules.links import LinksConfig, LinkTagger
 from scheduler.rules.weekly import LocalTime, WeekdayName
@@ -35,6 +36,8 @@ class LibraryConfig(_Strict):
     """The library's name as people read it (plan, calendar, desk)."""
     website: str | None = None
     """The library's web site, if it has one."""
+    contacts: tuple[str, ...] = ()
+    """People (names from ``relais users list``) told about this library's rejected files."""
 
 
 class AccountConfig(BaseModel):
@@ -128,6 +131,83 @@ class WebConfig(_Strict):
     """The largest file people may upload through the desk."""
 
 
+class SmtpConfig(_Strict):
+    """The mail server for e-mail notifications. Its password is a secret: the environment
+    variable ``RELAIS_SMTP_PASSWORD`` or the file ``smtp.password`` in the credentials
+    directory, never this file."""
+
+    host: str
+    """The mail server's host name."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Its port; by default 587 (starttls), 465 (ssl) or 25 (none)."""
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    """How the connection is protected."""
+    user: str | None = None
+    """The login, if the server asks for one (the password is a secret, see above)."""
+    sender: str = Field(alias="from")
+    """The address messages come from."""
+    sender_name: str = "relais"
+    """The name shown beside that address."""
+    timeout: Duration = timedelta(seconds=10)
+    """Connecting and talking to the server; one send never takes much longer."""
+
+
+class TokenExpiryConfig(_Strict):
+    """When an account's token stops working: a known date (the platform's token debugger
+    shows it), or a lifetime counted from when the secret was last written (its file's
+    modification time; a secret in the environment has none)."""
+
+    expires: date | None = None
+    """The day the token stops working, when the platform told it."""
+    lifetime: Duration | None = None
+    """How long the token lives after it was written (7d for YouTube in Testing mode)."""
+    secret: str = "refresh_token"
+    """The secret whose file's date counts for ``lifetime``."""
+
+
+class NotificationsConfig(_Strict):
+    """``notifications:`` in config.yaml; absent, relais tells nobody anything."""
+
+    smtp: SmtpConfig | None = None
+    """The mail server; without it nobody is told by e-mail (notification URLs still work)."""
+    routes: dict[Kind, tuple[str, ...]] = Field(default_factory=dict)
+    """Event -> who hears it: author, contacts, editors, admins, operations or a person's
+    name. Events not named keep their default route; an empty list silences one."""
+    operations: tuple[str, ...] = ()
+    """People who hear what operations must know (the admins when empty)."""
+    digest_at: LocalTime = time(8, 0)
+    """People with the digest on get one message a day, at this local time."""
+    expiry_warning: Duration = timedelta(days=3)
+    """Token expiry is warned this long ahead, and again on the day."""
+    token_expiry: dict[str, TokenExpiryConfig] = Field(default_factory=dict)
+    """Per account, when its token stops working (see below)."""
+    interval: Duration = timedelta(seconds=15)
+    """How often the daemon looks for something to send."""
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    """Tries of one message before it is given up."""
+    backoff_base: Duration = timedelta(minutes=1)
+    """The first retry waits up to this long, each next one up to twice as long."""
+    backoff_max: Duration = timedelta(hours=1)
+    """The longest wait between two tries."""
+
+    @field_validator("routes")
+    @classmethod
+    def _no_internal_routes(cls, value: dict[Kind, tuple[str, ...]]) -> dict[Kind, tuple[str, ...]]:
+        internal = sorted(str(kind) for kind in value if kind in INTERNAL)
+        if internal:
+            raise ValueError(f"{', '.join(internal)} cannot be routed: relais sends them itself")
+        return value
+
+    def route(self, kind: Kind) -> tuple[str, ...]:
+        return self.routes.get(kind, DEFAULT_ROUTES.get(kind, ()))
+
+    def named_people(self) -> set[str]:
+        """Every person named by a route (not by an audience word)."""
+        words = {str(audience) for audience in Audience}
+        named = {who for route in self.routes.values() for who in route if who not in words}
+        return named | set(self.operations)
+
+
 class DispatchConfig(_Strict):
     retry_horizon: Duration = timedelta(hours=24)
     """A delivery without a window keeps retrying transient failures (a platform down, a
@@ -203,6 +283,8 @@ class Config(_Strict):
     http: HttpConfig | None = None
     # The editorial desk (`relais web`); its defaults apply when absent.
     web: WebConfig = WebConfig()
+    notifications: NotificationsConfig | None = None
+    """Who is told what, and how; off unless given (then relais tells nobody)."""
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")
@@ -331,5 +413,16 @@ def _check_references(path: Path, config: Config) -> None:
             problems.append(
                 f"{path}: approval.auto.{index}: a rule needs library, account or author"
             )
+    if config.notifications is not None:
+        problems.extend(
+            f"{path}: notifications.token_expiry.{name}: unknown account {name!r}"
+            for name in config.notifications.token_expiry
+            if name not in config.accounts
+        )
+        problems.extend(
+            f"{path}: notifications.token_expiry.{name}: give expires or lifetime"
+            for name, expiry in config.notifications.token_expiry.items()
+            if expiry.expires is None and expiry.lifetime is None
+        )
     if problems:
         raise ConfigError("\n".join(problems))

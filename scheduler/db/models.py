@@ -233,3 +233,53 @@ class DaemonHeartbeat(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     beat_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """The outbox: something a person must hear about, written in the same transaction as
+    the change that causes it (scheduler.notifications). ``dedupe_key`` is unique, so the
+    same event recorded twice (a second daemon, an account still paused on the same day)
+    is one row. Who hears it is decided later, when the daemon expands it into sends."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime]
+    # What it is about; no foreign keys, so a notification outlives what it names.
+    post_id: Mapped[str | None] = mapped_column(String(36))
+    delivery_id: Mapped[str | None] = mapped_column(String(36))
+    account: Mapped[str | None] = mapped_column(String(100))
+    library: Mapped[str | None] = mapped_column(String(100))
+    author: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]]
+    # Set once its recipients' sends exist; None: still to be expanded.
+    expanded_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class NotificationSend(Base):
+    """One notification to one person on one channel, claimed and sent like a delivery."""
+
+    __tablename__ = "notification_send"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "person", "channel", name="uq_notification_send"),
+        Index("ix_notification_send_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id"))
+    person: Mapped[str] = mapped_column(String(100))
+    # email (built from the SMTP settings) or url (the person's notify_url)
+    channel: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12))
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    notification: Mapped[Notification] = relationship()

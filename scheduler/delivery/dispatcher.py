@@ -47,6 +47,8 @@ from scheduler.delivery.transitions import change_state, transaction
 from scheduler.failpoints import failpoint
 from scheduler.intake.media_store import MediaStore
 from scheduler.logs import fields
+from scheduler.notifications.events import record
+from scheduler.notifications.kinds import Kind
 from scheduler.rules.daily_cap import release, reserve
 from scheduler.rules.house_rules import AccountRules
 from scheduler.rules.occupancy import cap_day
@@ -257,11 +259,14 @@ class Dispatcher:
                 .where(Delivery.state.in_([State.CLAIMED, State.SENDING]))
                 .with_for_update(skip_locked=True)
             ).all()
+            interrupted: dict[str, int] = {}
             for delivery in stale:
                 owner = delivery.lease_owner or ""
                 expired = delivery.lease_until is None or delivery.lease_until <= now
                 if not expired and self.owner_alive(owner):
                     continue
+                if delivery.state == State.SENDING:
+                    interrupted[owner] = interrupted.get(owner, 0) + 1
                 why = "lease expired" if expired else "its daemon is gone"
                 if delivery.state == State.CLAIMED:
                     target, level = State.SCHEDULED, logging.INFO
@@ -273,6 +278,12 @@ class Dispatcher:
                 change_state(
                     session, delivery, target, actor=self.owner, now=now, level=level,
                     reason=f"{why} while {delivery.state} (owner {owner})",
+                )  # fmt: skip
+            for owner, count in interrupted.items():
+                # Operations hear of it once per daemon that died mid-send.
+                record(
+                    session, Kind.DAEMON_RECOVERED, key=owner or "unknown", now=now,
+                    details={"count": count, "owner": owner},
                 )  # fmt: skip
 
     def reconcile_unknown(self) -> None:
@@ -640,6 +651,9 @@ class Dispatcher:
     ) -> None:
         delivery.platform_id = result.platform_id
         delivery.url = result.url
+        # It went out: an error of an earlier attempt no longer describes it.
+        delivery.last_error = None
+        delivery.last_error_class = None
         delivery.retrying_since = None
         delivery.lease_owner = None
         delivery.lease_until = None
@@ -691,6 +705,12 @@ class Dispatcher:
             name,
             extra=fields(account=name, reason=message),
         )
+        # The same key as the daily reminder (scheduler.notifications.watch): told once a day.
+        record(
+            session, Kind.ACCOUNT_PAUSED, now=now, account=name,
+            key=f"{name}:{now.astimezone(self.zone).date().isoformat()}",
+            details={"reason": message},
+        )  # fmt: skip
         waiting = session.scalars(
             select(Delivery).where(
                 Delivery.account == name,

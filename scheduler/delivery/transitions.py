@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.db.models import Delivery, DeliveryEvent
 from scheduler.delivery.states import State, check_transition
 from scheduler.logs import fields
+from scheduler.notifications.events import OUTBOX_INFO_KEY, on_delivery_change
 
 log = logging.getLogger("relais.state")
 
@@ -34,9 +35,13 @@ class _LogLine:
     fields: dict[str, Any]
 
 
-def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose state-change log lines appear after, and only after, commit."""
-    sessions = sessionmaker(engine, expire_on_commit=False)
+def make_sessions(engine: Engine, *, outbox: bool = False) -> sessionmaker[Session]:
+    """Sessions whose state-change log lines appear after, and only after, commit.
+
+    With ``outbox``, every state change a person must hear about also writes its
+    notification row, in the same transaction (scheduler.notifications.events).
+    """
+    sessions = sessionmaker(engine, expire_on_commit=False, info={OUTBOX_INFO_KEY: outbox})
 
     @event.listens_for(sessions, "after_commit")
     def _emit(session: Session) -> None:
@@ -82,6 +87,7 @@ def change_state(
             reason=reason,
         )
     )
+    on_delivery_change(session, delivery, to, actor=actor, now=now, reason=reason)
     _queue_log_line(
         session,
         level,
@@ -147,6 +153,7 @@ def record_creation(
             reason=reason,
         )
     )
+    on_delivery_change(session, delivery, delivery.state, actor=actor, now=now, reason=reason)
     _queue_log_line(
         session,
         logging.INFO,

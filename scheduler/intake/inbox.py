@@ -8,8 +8,10 @@ one to ``rejected/`` beside a ``.error`` file that says what to fix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,13 +27,17 @@ from scheduler.clock import Clock
 from scheduler.config import Config
 from scheduler.delivery.transitions import transaction
 from scheduler.intake.check import validate_post_file
+from scheduler.intake.confined_open import open_confined
 from scheduler.intake.file_names import ERROR_SUFFIX, move_aside, shown
 from scheduler.intake.inbox_walk import InboxWalk
 from scheduler.intake.ingest import IngestResult, Outcome, ingest_post
 from scheduler.intake.media import MediaError
 from scheduler.intake.media_store import MediaStore
 from scheduler.intake.post_file import FileProblem, PostFile, PostFileInvalid
+from scheduler.intake.safe_yaml import YamlInvalid, load_yaml
 from scheduler.logs import fields
+from scheduler.notifications.events import record
+from scheduler.notifications.kinds import Kind
 from scheduler.rules.placement import Placement
 from scheduler.rules.series import SeriesCalendar
 from scheduler.service.queue_health import QueueUnwritable, describe_error, is_queue_fault
@@ -198,6 +204,7 @@ class Intake:
     def _reject(
         self, path: Path, relative: Path, problems: list[FileProblem], now: datetime
     ) -> None:
+        self._tell_rejection(path, relative, problems, now)
         moved = move_aside(path, self.config.rejected_dir / relative, now, with_error_file=True)
         name = shown(str(relative))
         lines = [
@@ -217,3 +224,63 @@ class Intake:
             shown("; ".join(problem.message for problem in problems)),
             extra=fields(file=name, moved_to=shown(str(moved)), error_file=shown(str(error_file))),
         )
+
+    def _tell_rejection(
+        self, path: Path, relative: Path, problems: list[FileProblem], now: datetime
+    ) -> None:
+        """The author and the library's contacts hear of it (the outbox), before the file
+        moves: a crash in between rejects the file again at the next scan, under the same
+        key (its path, content and day), so they hear of it once."""
+        if self.config.notifications is None:
+            return
+        raw = _rejected_bytes(path, self.config)
+        author, library = _who_wrote(raw, relative, self.config)
+        name = shown(str(relative))
+        quoted = [
+            f"{name}:{problem.line}: {shown(problem.message)}"
+            if problem.line
+            else f"{name}: {shown(problem.message)}"
+            for problem in problems
+        ]
+        day = now.astimezone(self.config.zone).date().isoformat()
+        key = f"{name}:{hashlib.sha256(raw).hexdigest()[:16]}:{day}"
+        with transaction(self.sessions) as session:
+            record(
+                session, Kind.FILE_REJECTED, key=key, now=now, author=author, library=library,
+                details={"file": name, "problems": quoted},
+            )  # fmt: skip
+
+
+def _rejected_bytes(path: Path, config: Config) -> bytes:
+    """A rejected file's bytes, to find its author, through the same confined open as
+    intake (no link, FIFO, device or hard link, nothing outside the inbox); none when it
+    is not a file to read."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return b""
+        handle, _info = open_confined(
+            path,
+            root=Path(os.path.realpath(config.inbox_dir)),
+            max_bytes=config.intake.max_file_bytes,
+            name=str(path),
+        )
+    except (OSError, ValueError):
+        return b""
+    with handle:
+        return handle.read(config.intake.max_file_bytes)
+
+
+def _who_wrote(raw: bytes, relative: Path, config: Config) -> tuple[str | None, str | None]:
+    """The ``author:`` and library of a rejected file, as far as it can be read."""
+    library = relative.parts[0] if len(relative.parts) > 1 else None
+    author = None
+    try:
+        data = load_yaml(raw, max_bytes=config.intake.max_file_bytes).data
+    except (YamlInvalid, ValueError):
+        data = None
+    if isinstance(data, dict):
+        if isinstance(data.get("author"), str):
+            author = data["author"]
+        if isinstance(data.get("library"), str):
+            library = data["library"]
+    return author, library if library in config.libraries else None

@@ -117,7 +117,10 @@ class PostModel(_Shape):
         "Defaults to the file's path in the inbox.",
     )
     library: str = Field(description="The library posting, as declared in config.yaml.")
-    author: Text = Field(description="Who wrote the post.")
+    author: Text = Field(
+        description="Who wrote the post: a person's name from `relais users list`, who is "
+        "told when the post is published, fails or is rejected."
+    )
     title: str | None = Field(default=None, description="Title, used where a platform wants one.")
     text: Text = Field(description="The text to publish.")
     link: Link | None = Field(default=None, description="A web page to link to (http or https).")

@@ -35,6 +35,11 @@ from scheduler.db.engines import make_engine
 from scheduler.db.models import AccountState, Delivery, DeliveryEvent, Post, SeriesOccurrence
 from scheduler.delivery.states import State
 from scheduler.delivery.transitions import transaction
+from scheduler.notifications.report import (
+    NotificationSummary,
+    notification_summary,
+    render_summary,
+)
 from scheduler.rules.series import MISSED, OPEN
 from scheduler.service.heartbeat import LiveDaemon, live_daemons
 from scheduler.service.instance_lock import sqlite_path
@@ -127,6 +132,7 @@ class Status:
     handed_over: Listing = Listing(count=0, shown=())
     retrying: Listing = Listing(count=0, shown=())
     longest_retry_since: datetime | None = None
+    notifications: NotificationSummary | None = None
 
     @property
     def oldest_overdue_age(self) -> timedelta | None:
@@ -184,6 +190,15 @@ class Status:
                 f"{self.retrying.count} in retry, the longest for {_span(retry_age)}: is a "
                 "platform down? (`relais history ID` shows the errors)",
             )
+        told = self.notifications
+        if told is not None and told.failing:
+            add(Level.WARNING, f"{told.failing} notifications failing, retried with back-off: "
+                "check the mail server or the URLs (last error below)")  # fmt: skip
+        if told is not None and told.failed:
+            add(Level.WARNING, f"{told.failed} notifications could not be sent at all")
+        if told is not None and told.unknown:
+            add(Level.WARNING, f"{told.unknown} notifications interrupted mid-send: they may "
+                "not have arrived (never sent twice)")  # fmt: skip
         if self.held.count:
             add(Level.WARNING, f"{self.held.count} held: see the reasons below")
         return tuple(sorted(found, key=lambda item: -item.level))
@@ -309,6 +324,7 @@ def build_status(
             next_due=_lines(session, State.SCHEDULED, Delivery.due_at >= cutoff),
             accounts=_accounts(session, accounts),
             open_occurrences=_open_occurrences(session, series, now),
+            notifications=notification_summary(session),
         )
     return status
 
@@ -467,6 +483,8 @@ def render_status(status: Status, zone: ZoneInfo) -> str:
             f"  {o.series:<16} {_local(o.at, zone)}  {'PASSED' if o.passed else 'in alert window'}"
             for o in status.open_occurrences
         )
+    if status.notifications is not None and not status.notifications.quiet:
+        out.extend(["", *render_summary(status.notifications)])
     out.extend(["", "accounts:"])
     out.extend(_account(account, status.now, zone) for account in status.accounts)
     out.extend(["", "next due:"])

@@ -24,6 +24,8 @@ from scheduler.config import SeriesConfig
 from scheduler.db.models import SeriesOccurrence
 from scheduler.delivery.transitions import transaction
 from scheduler.logs import fields
+from scheduler.notifications.events import record
+from scheduler.notifications.kinds import Kind
 from scheduler.rules.weekly import local_moment, weekly_dates
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,13 @@ class SeriesCalendar:
                     and occurrence.at - series.alert_before <= now
                 ):
                     occurrence.alerted_at = now
+                    record(
+                        session,
+                        Kind.SERIES_EMPTY,
+                        key=f"{occurrence.series}:{occurrence.occurrence_date}",
+                        now=now,
+                        details={"series": occurrence.series, "at": occurrence.at.isoformat()},
+                    )
                     log.warning(
                         "series occurrence of %s has no episode yet; drop one into the inbox "
                         "with `series: %s`",

@@ -45,6 +45,7 @@ INTAKE_JOB = "intake"
 INTAKE_HINT_JOB = "intake-hint"
 SERIES_JOB = "series"
 HEALTH_JOB = "health"
+NOTIFY_JOB = "notify"
 
 
 class _InboxHint(FileSystemEventHandler):
@@ -63,6 +64,8 @@ class Daemon:
         self.intake = app.intake()
         self.series = app.series()
         self.placement = app.placement()
+        self.outbox = app.notifier()
+        self.watch = app.watch()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -100,6 +103,7 @@ class Daemon:
                 self.series.watch()
             self.intake.scan(progress=lambda files: with_progress(files, what="taking post files"))
             self._dispatch_pass()
+            self._notify_job()
         finally:
             self._release()
 
@@ -127,6 +131,16 @@ class Daemon:
             first = now + self.app.config.intake.scan_interval
             self.scheduler.add_job(
                 self._series_job, "interval", minutes=10, next_run_time=first, id=SERIES_JOB
+            )
+        if self.outbox is not None:
+            # Its own job, so a slow or dead mail server never holds up dispatch.
+            assert self.app.config.notifications is not None
+            self.scheduler.add_job(
+                self._notify_job,
+                "interval",
+                seconds=self.app.config.notifications.interval.total_seconds(),
+                next_run_time=now,
+                id=NOTIFY_JOB,
             )
         observer = self._watch_inbox()
         self._serve_http()
@@ -239,6 +253,16 @@ class Daemon:
             self.series.watch()
         except Exception:
             log.exception("series upkeep failed; it runs again in ten minutes")
+
+    def _notify_job(self) -> None:
+        """Tell people what happened: expand the outbox, send what is due (bounded)."""
+        if self.outbox is None or self.watch is None:
+            return
+        try:
+            self.watch.run()
+            self.outbox.run_pass()
+        except Exception:
+            log.exception("notification pass failed; it runs again at the next interval")
 
     def _health_job(self) -> None:
         """The heartbeat row probes writes; a database read earns the watchdog ping, and

@@ -582,3 +582,47 @@ def test_a_post_without_categories_goes_to_the_default_category(
     connector = connect(tmp_path, clock, fake, categories=[])
     published = connector.publish(post_of("text", tmp_path, clock))
     assert fake.posts[int(published.platform_id)]["categories"] == [1]  # Uncategorized
+
+
+def test_the_same_image_twice_keeps_each_alt_text(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake)
+    post = post_of("image", tmp_path, clock)
+    first = post.media[0]
+    again = dataclasses.replace(first, alt="La même affiche, en détail")
+    post = dataclasses.replace(post, media=(first, again))
+    published = connector.publish(post)
+    blog_post = fake.posts[int(published.platform_id)]
+    featured = fake.media[blog_post["featured_media"]]
+    assert featured["alt_text"] == first.alt
+    assert sorted(m["alt_text"] for m in fake.media.values()) == sorted([first.alt, again.alt])
+    assert 'alt="La même affiche, en détail"' in blog_post["content"]["raw"]
+
+
+def test_note_keys_fit_the_delivery_note_column(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    from connectors.base import MemoryNotes
+    from scheduler.db.models import DeliveryNote
+
+    connector = connect(tmp_path, clock, fake)
+    post = post_of("images", tmp_path, clock)
+    connector.publish(post)
+    assert isinstance(post.notes, MemoryNotes)
+    width = DeliveryNote.__table__.c.key.type.length
+    assert post.notes.values and all(len(key) <= width for key in post.notes.values)
+
+
+def test_a_post_reconciled_after_its_answer_was_lost_gets_its_images_attached(
+    tmp_path: Path, clock: FakeClock, fake: WordPressFake
+) -> None:
+    connector = connect(tmp_path, clock, fake)
+    post = post_of("images", tmp_path, clock)
+    fake.fail_next_create("ambiguous")  # created, answer lost: the images are not attached
+    with pytest.raises(Ambiguous):
+        connector.publish(post)
+    assert {m["post"] for m in fake.media.values()} == {None}
+    found = connector.find(post)
+    assert found is not None
+    assert {m["post"] for m in fake.media.values()} == {int(found.platform_id)}

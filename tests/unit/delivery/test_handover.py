@@ -177,3 +177,19 @@ def test_status_and_plan_show_a_handed_over_post_apart_from_published(
         start=due.astimezone(zone).date(), days=1,
     )  # fmt: skip
     assert "[handed over]" in render_plan(days, zone=zone)
+
+
+def test_a_delivery_published_after_a_retry_no_longer_shows_its_old_error(
+    any_app: App, clock: FakeClock
+) -> None:
+    platform = ScriptedConnector(answers=[Retryable("HTTP 503 from the blog")])
+    app = dataclasses.replace(any_app, connectors={"facebook": platform})
+    delivery_id = queue_delivery(app)
+    dispatcher(app).run_due()
+    delivery = delivery_state(app, delivery_id)
+    assert delivery.last_error is not None and "503" in delivery.last_error
+    clock.moment = delivery.due_at
+    dispatcher(app).run_due()
+    delivery = delivery_state(app, delivery_id)
+    assert delivery.state == "published"
+    assert delivery.last_error is None

@@ -173,3 +173,39 @@ def test_a_full_day_at_claim_time_goes_back_to_placement_with_the_reason(
     state, due = plan[(keys[1], "facebook")]
     assert state == "scheduled" and due is not None and due.date().isoformat() == "2027-03-14"
     app.engine.dispose()
+
+
+def test_offline_a_dry_run_blog_gives_the_article_a_permalink_that_announcements_link_to(
+    tmp_path: Path,
+) -> None:
+    from tests.support import drop
+
+    site = {"output": "public/blog", "site_url": "https://blog.example.org/"}
+    blog = {"kind": "dry_run", "log": "out/blog.jsonl", "like": "static_blog", "like_options": site}
+    app = make_app(
+        tmp_path, FakeClock(NOW), accounts={**RULES, "blog": blog},
+        approval={"auto": [{"library": "redaction"}]},
+    )  # fmt: skip
+    head = "library: redaction\nauthor: a\n"
+    article_file = "title: Le Printemps des poètes\ntext: Tout le programme.\nto: [blog]\n"
+    announcement_file = "text: Lisez-le !\nto: [facebook]\nannounces: redaction/article\n"
+    drop(app.config, "redaction/article.yaml", head + article_file)
+    drop(app.config, "redaction/annonce.yaml", head + announcement_file)
+    app.intake().scan()
+    app.clock.moment = datetime(2027, 3, 13, 8, 0, tzinfo=UTC)  # type: ignore[attr-defined]
+    dispatcher = app.dispatcher()
+    for _ in range(3):
+        app.placement().place_approved()
+        dispatcher.run_due()
+    plan = the_plan(app)
+    assert plan[("redaction/article", "blog")][0] == "published"
+    assert plan[("redaction/annonce", "facebook")][0] == "published"
+    with transaction(app.sessions) as session:
+        article, announcement = (
+            session.scalars(select(Delivery).join(Delivery.post).where(Post.key == key)).one()
+            for key in ("redaction/article", "redaction/annonce")
+        )
+        assert article.url is not None
+        assert article.url.startswith("https://blog.example.org/le-printemps-des-poetes-")
+        assert announcement.payload["link"] == article.url
+    app.engine.dispose()

@@ -7,7 +7,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -191,10 +191,45 @@ class App:
         )
 
 
-def build_app(config: Config, *, clock: Clock | None = None) -> App:
+class ConnectorsOnFirstUse(Mapping[str, Connector]):
+    """The accounts' connectors, built when first looked at.
+
+    Commands that only read the queue (list, plan, why, calendar) never look: building
+    them imports each platform's client library (a dry-run account with ``like:`` loads its
+    platform's module), which cost those commands most of their time (issue 16)."""
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        self._config, self._clock = config, clock
+        self._built: Mapping[str, Connector] | None = None
+
+    def _connectors(self) -> Mapping[str, Connector]:
+        if self._built is None:
+            self._built = build_connectors(self._config.account_settings(), self._clock)
+        return self._built
+
+    def __getitem__(self, name: str) -> Connector:
+        return self._connectors()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._connectors())
+
+    def __len__(self) -> int:
+        return len(self._connectors())
+
+
+def build_app(
+    config: Config, *, clock: Clock | None = None, connectors_on_first_use: bool = False
+) -> App:
+    """``connectors_on_first_use``: for the commands that only read the queue; the daemon
+    and the commands that send or check build them at once, so a broken account stops
+    them at the start."""
     clock = clock or SystemClock()
     engine = make_engine(config.database_url)
-    connectors = build_connectors(config.account_settings(), clock)
+    connectors: Mapping[str, Connector] = (
+        ConnectorsOnFirstUse(config, clock)
+        if connectors_on_first_use
+        else build_connectors(config.account_settings(), clock)
+    )
     return App(
         config=config,
         engine=engine,

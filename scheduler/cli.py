@@ -40,6 +40,11 @@ def _app(ctx: click.Context) -> App:
     return build_app(_config(ctx))
 
 
+def _reading_app(ctx: click.Context) -> App:
+    """For the commands that only read the queue: no platform library is imported."""
+    return build_app(_config(ctx), connectors_on_first_use=True)
+
+
 # EX_CONFIG (sysexits.h): a person must act before a restart can help; the systemd unit's
 # RestartPreventExitStatus=78 stops it from restarting in a loop.
 EX_CONFIG = 78
@@ -223,7 +228,7 @@ def list_command(
     """List deliveries with their state, time, and who decided."""
     from scheduler.delivery.editor import list_deliveries
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     zone = app.config.zone
     chosen_day: date | None = day.date() if day else None
     rows = list_deliveries(
@@ -269,7 +274,7 @@ def plan(ctx: click.Context, days: int, first: datetime | None, order: str) -> N
     and posts waiting for the editor or for their blog article are shown."""
     from scheduler.reports.plan import build_plan, render_plan, waiting_for_articles
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     zone = app.config.zone
     start = first.date() if first else app.clock.now().astimezone(zone).date()
     if days < 1:
@@ -307,7 +312,7 @@ def calendar(ctx: click.Context, target: Path, days: int, past: int) -> None:
 
     from scheduler.reports.calendar import calendar_ics
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     now = app.clock.now()
     data = calendar_ics(
         app.sessions,
@@ -331,7 +336,7 @@ def why(ctx: click.Context, reference: str) -> None:
     competing for its day, and what would release it (delivery id, post id, or a prefix)."""
     from scheduler.reports.why import explain_post, render_why
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     zone = app.config.zone
     try:
         explanations = explain_post(app.sessions, reference, zone=zone)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # Platform clients, migrations, the HTTP endpoint, the calendar feed, the desk's web
 # stack, password hashing, the daemon's clock and watcher, media and feed builders.
@@ -52,3 +53,19 @@ def test_the_command_line_imports_no_library_it_does_not_use_itself() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_reading_commands_build_the_connectors_only_when_looked_at(tmp_path: Path) -> None:
+    from scheduler.app import ConnectorsOnFirstUse, build_app
+    from scheduler.config import load_config
+    from tests.support import write_config
+
+    config = load_config(
+        write_config(tmp_path, accounts={"x": {"kind": "dry_run", "log": "out/x.jsonl"}})
+    )
+    app = build_app(config, connectors_on_first_use=True)
+    assert isinstance(app.connectors, ConnectorsOnFirstUse)
+    assert app.connectors._built is None
+    assert list(app.connectors) == ["x"]
+    assert app.connectors["x"] is app.connectors["x"]
+    app.engine.dispose()

@@ -88,6 +88,27 @@ class Credentials:
                 return Secret(candidate.read_text(encoding="utf-8").strip())
         return None
 
+    def every_value(self) -> list[Secret]:
+        """Every secret this account has in any store, known to a connector or not: what
+        :mod:`connectors.redaction` must keep out of every record."""
+        found: list[Secret] = []
+        prefix = environment_name(self.account, "")
+        found += [Secret(v.strip()) for k, v in self.environment.items() if k.startswith(prefix)]
+        folders = [(folder, f"{self.account}.") for folder in self.directories]
+        for folder, start in [*folders, (self.token_dir, "")]:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for name in names:
+                path = folder / name
+                if name.startswith(start) and not name.startswith(".") and path.is_file():
+                    try:
+                        found.append(Secret(path.read_text(encoding="utf-8").strip()))
+                    except (OSError, UnicodeDecodeError):
+                        continue
+        return found
+
     def save(self, name: str, value: Secret) -> None:
         """Keep a token the platform rotated (readable by relais' user only)."""
         self.token_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

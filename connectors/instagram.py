@@ -261,20 +261,23 @@ class InstagramConnector:
         if len(media) == 1:
             item = media[0]
             if item.mime_type.startswith("video/"):
-                data = {"media_type": "REELS", "video_url": self.media_host.public_url(item)}
+                data = {
+                    "media_type": "REELS",
+                    "video_url": self.media_host.public_url(item, outgoing.notes),
+                }
             else:
-                data = self._image(item)
+                data = self._image(item, outgoing)
             return self._new_container(client, {**data, "caption": caption})
         children = [
-            self._new_container(client, {**self._image(item), "is_carousel_item": "true"})
+            self._new_container(client, {**self._image(item, outgoing), "is_carousel_item": "true"})
             for item in media
         ]
         return self._new_container(
             client, {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption}
         )
 
-    def _image(self, item: MediaItem) -> dict[str, str]:
-        data = {"image_url": self.media_host.public_url(self._acceptable(item))}
+    def _image(self, item: MediaItem, outgoing: Outgoing) -> dict[str, str]:
+        data = {"image_url": self.media_host.public_url(self._acceptable(item), outgoing.notes)}
         if item.alt:
             data["alt_text"] = item.alt
         return data

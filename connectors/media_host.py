@@ -18,13 +18,14 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.base import AccountSettings, MediaItem
+from connectors.base import AccountSettings, DeliveryNotes, MediaItem
 from connectors.credentials import MissingCredential
 from connectors.errors import AuthExpired, Permanent, Retryable
 from connectors.wordpress_api import wordpress_client_for
 from scheduler.logs import fields
 
 log = logging.getLogger(__name__)
+_NOTE_PREFIX = "media_host."
 
 
 class UploadedMedia(Protocol):
@@ -52,7 +53,7 @@ class MediaHost(Protocol):
     be made public right now (``Retryable``) or at all (``Permanent``, ``AuthExpired``).
     """
 
-    def public_url(self, item: MediaItem) -> str: ...
+    def public_url(self, item: MediaItem, notes: DeliveryNotes | None = None) -> str: ...
 
 
 class PublicBaseUrlHost:
@@ -61,7 +62,7 @@ class PublicBaseUrlHost:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
 
-    def public_url(self, item: MediaItem) -> str:
+    def public_url(self, item: MediaItem, notes: DeliveryNotes | None = None) -> str:
         return self.base_url + quote(item.path.name)
 
 
@@ -84,10 +85,12 @@ class WordPressMediaHost:
         self._wordpress = client
         self._uploaded: dict[str, str] = {}
 
-    def public_url(self, item: MediaItem) -> str:
-        # One upload per file per process: a retried publish reuses the earlier upload.
-        known = self._uploaded.get(item.sha256)
-        if known is not None:
+    def public_url(self, item: MediaItem, notes: DeliveryNotes | None = None) -> str:
+        # One upload per file and delivery, noted in the queue database (the delivery's
+        # notes), so a retry after a restart reuses it; in memory too within the process.
+        key = _NOTE_PREFIX + item.sha256[:40]
+        known = self._uploaded.get(item.sha256) or (notes.get(key) if notes else None)
+        if known:
             return known
         client = self._client()
         try:
@@ -100,6 +103,8 @@ class WordPressMediaHost:
                 f"Instagram: {type(error).__name__}"
             ) from error
         self._uploaded[item.sha256] = uploaded.source_url
+        if notes is not None:
+            notes.put(key, uploaded.source_url)
         log.info(
             "media uploaded to the blog for instagram",
             extra=fields(account=self.blog.name, file=item.path.name, media_id=uploaded.id),

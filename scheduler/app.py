@@ -7,7 +7,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
+from connectors.redaction import Redactor, nothing_to_redact
 from connectors.registry import build_connectors
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
@@ -56,6 +57,8 @@ class App:
     store: MediaStore
     owner: str
     stopping: threading.Event
+    # Every account's secrets, in every form they travel in, out of rows and logs.
+    redact: Callable[[str], str] = nothing_to_redact
 
     @property
     def exclusive(self) -> bool:
@@ -82,6 +85,7 @@ class App:
             stopping=self.stopping,
             rules=self.config.rules(),
             zone=self.config.zone,
+            redact=self.redact,
         )
 
     def placement(self) -> Placement:
@@ -239,4 +243,21 @@ def build_app(
         store=MediaStore(config.media_store_dir),
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         stopping=threading.Event(),
+        redact=accounts_redactor(config),
     )
+
+
+def accounts_redactor(config: Config) -> Redactor:
+    """A redactor that knows every account's secrets (read again every minute)."""
+    accounts = config.account_settings()
+
+    def collect() -> dict[str, tuple[list[str], list[str]]]:
+        return {
+            name: (
+                [secret.reveal() for secret in settings.secrets().every_value()],
+                [str(value) for value in settings.options.values() if isinstance(value, str)],
+            )
+            for name, settings in accounts.items()
+        }
+
+    return Redactor(collect)

@@ -19,7 +19,7 @@ from scheduler.config import Config, ConfigError, load_config
 from scheduler.delivery.editor import Decision, SelectionError
 from scheduler.delivery.states import State
 from scheduler.intake.file_names import shown_lines
-from scheduler.logs import configure_logging
+from scheduler.logs import configure_logging, redact_logs
 from scheduler.service.instance_lock import AlreadyRunning
 
 
@@ -102,7 +102,9 @@ def run(ctx: click.Context, once: bool) -> None:
 
     configure_logging()
     try:
-        daemon = Daemon(_app(ctx))
+        app = _app(ctx)
+        redact_logs(app.redact)
+        daemon = Daemon(app)
     except click.ClickException as error:  # config.yaml cannot be used
         raise NeedsAPerson(error.message) from None
     try:

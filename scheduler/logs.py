@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -48,7 +49,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in extra_fields(record).items():
             line.setdefault(key, value)  # an extra field never hides time, level or message
-        if record.exc_info:
+        if record.exc_text:  # set (redacted) by RedactingFilter
+            line["exception"] = record.exc_text
+        elif record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
@@ -63,9 +66,42 @@ class HumanFormatter(logging.Formatter):
         for part in (rest, ids):
             if part:
                 text += f"  [{part}]"
-        if record.exc_info:
+        if record.exc_text:  # set (redacted) by RedactingFilter
+            text += "\n" + record.exc_text
+        elif record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+
+class RedactingFilter(logging.Filter):
+    """Passes every record's message, fields and exception text through ``redact`` (see
+    :mod:`connectors.redaction`): a platform's echo of a request never reaches a log."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        values = getattr(record, "fields", None)
+        if isinstance(values, dict):
+            record.fields = {
+                key: self.redact(value) if isinstance(value, str) else value
+                for key, value in values.items()
+            }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def redact_logs(redact: Callable[[str], str]) -> None:
+    """Every handler of the root logger redacts (installed once the accounts are known)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(item, RedactingFilter) for item in handler.filters):
+            handler.addFilter(RedactingFilter(redact))
 
 
 def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:

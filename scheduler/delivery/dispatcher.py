@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +34,7 @@ from connectors.errors import (
     Retryable,
 )
 from connectors.handover import HandedOver
+from connectors.redaction import nothing_to_redact
 from scheduler.clock import Clock
 from scheduler.config import DispatchConfig
 from scheduler.db.models import AccountState, Attempt, Delivery
@@ -78,8 +79,12 @@ class Dispatcher:
         stopping: threading.Event | None = None,
         rules: Mapping[str, AccountRules] | None = None,
         zone: ZoneInfo = _UTC_ZONE,
+        redact: Callable[[str], str] = nothing_to_redact,
     ) -> None:
         self.sessions = sessions
+        # A platform's answer may echo the request, credentials and all: every message
+        # from a connector goes through this before a row or a log (connectors.redaction).
+        self.redact = redact
         self.clock = clock
         self.connectors = connectors
         self.settings = settings
@@ -309,6 +314,7 @@ class Dispatcher:
                     raise LookupError(f"account {item.account!r} is no longer in config.yaml")
                 found = connector.find(item)
             except (Retryable, RateLimited) as error:
+                error.message = self.redact(error.message)
                 wait = _platform_wait(error, now)
                 log.info(
                     "reconciliation postponed: %s",
@@ -323,6 +329,7 @@ class Dispatcher:
                     blocked.add(item.account)
                 continue
             except AuthExpired as error:
+                error.message = self.redact(error.message)
                 # The credentials, not the delivery, need a person: the account is paused
                 # as for a send, and the delivery stays unknown, looked for again once the
                 # account is resumed (a needs_attention one could be re-sent blindly).
@@ -331,7 +338,7 @@ class Dispatcher:
                 continue
             except Exception as error:  # a bug or a refusal: a person must look
                 found, proven_absent = None, False
-                note = f"reconciliation failed ({type(error).__name__}: {error})"
+                note = self.redact(f"reconciliation failed ({type(error).__name__}: {error})")
             else:
                 proven_absent = found is None and find_is_authoritative(connector)
                 note = (
@@ -542,6 +549,8 @@ class Dispatcher:
 
     def _record(self, delivery_id: str, sent: _Sent, outcome: Published | PublishError) -> None:
         now = self.clock.now()
+        if isinstance(outcome, PublishError):
+            outcome.message = self.redact(outcome.message)
         with transaction(self.sessions) as session:
             attempt = session.get(Attempt, sent.attempt_id)
             if attempt is not None:

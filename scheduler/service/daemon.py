@@ -24,6 +24,7 @@ from scheduler.db.engines import require_head
 from scheduler.logs import fields
 from scheduler.progress import with_progress
 from scheduler.reports.status import reader_sessions
+from scheduler.service.clock_steps import ClockStepWatch, describe_step
 from scheduler.service.heartbeat import BEAT_EVERY, beat, forget
 from scheduler.service.instance_lock import InstanceLock, sqlite_path
 from scheduler.service.queue_health import (
@@ -168,8 +169,11 @@ class Daemon:
         # Schema checked and queue locked (prepare), jobs running: systemd may start
         # what depends on relais.
         self.notifier.ready()
+        steps = ClockStepWatch()
         while not stop.wait(timeout=5):
-            pass
+            step = steps.check()
+            if step is not None:
+                self.clock_stepped(step)
         return self._shutdown(observer)
 
     def _shutdown(self, observer: Any) -> int:
@@ -203,6 +207,22 @@ class Daemon:
         self._release()
         log.info("relais stopped")
         return self._exit_code
+
+    def clock_stepped(self, seconds: float) -> None:
+        """Re-arm every timer from the new wall-clock time (see clock_steps)."""
+        if seconds > 0:  # the jobs are simply due; nothing sleeps too long
+            log.warning("%s; what fell due meanwhile runs now", describe_step(seconds))
+            return
+        log.warning("%s; timers re-armed", describe_step(seconds))
+        now = datetime.now(UTC)
+        for job in self.scheduler.get_jobs():
+            if job.id == DISPATCH_JOB:
+                continue
+            # The series upkeep keeps its pace; the others run now (a scan, a ping).
+            later = now + timedelta(minutes=10) if job.id == SERIES_JOB else now
+            self.scheduler.modify_job(job.id, next_run_time=later)
+        # Dispatch runs now and sets its next wake from the queue, in the new time.
+        self._wake_at(now)
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -318,3 +318,19 @@ def test_the_docs_state_the_image_limits_the_connector_uses() -> None:
 
     page = (REPOSITORY / "docs" / "platforms" / "instagram.md").read_text(encoding="utf-8")
     assert f"Images: {INSTAGRAM_IMAGES.describe()}" in " ".join(page.split())
+
+
+def test_media_host_uploads_are_noted_per_delivery_so_a_restart_does_not_upload_again(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    wordpress = WordPressFake(clock)
+    blog = wordpress_settings(tmp_path)
+    post = outgoing("image", tmp_path, due_at=clock.now())
+    for _ in range(2):  # the second connector is the daemon after a restart
+        connector, fake = build_instagram(tmp_path, clock, accounts={"blog": blog}, media_host=None)
+        connector.session.mount(SITE, WsgiAdapter(wordpress))
+        fake.public = wordpress.files
+        fake.fail_next_fetch()  # Meta's fetch fails: the attempt ends before publishing
+        with pytest.raises(Retryable):
+            connector.publish(post)
+    assert len(wordpress.media) == 1

@@ -294,6 +294,7 @@ class Report:
 
 def verdict(rig: Rig, *, title: str, wakes: int, started: float) -> Report:
     max_attempts = rig.app.config.dispatch.max_attempts
+    assert max_attempts is not None  # the rig sets it
     with transaction(rig.app.sessions) as session:
         deliveries = {d.id: d for d in session.scalars(select(Delivery))}
         for delivery in deliveries.values():

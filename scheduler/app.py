@@ -134,15 +134,17 @@ class App:
 
     def notifier(self, rng: random.Random | None = None) -> Notifier | None:
         """The outbox's sender; None when config.yaml has no ``notifications:``."""
+        config = self.config
+        settings = config.notifications
+        if settings is None:
+            # Before the imports: Apprise loads its plugins, megabytes of an idle daemon
+            # that sends no notification (issue 16).
+            return None
         from connectors.credentials import credentials_for
         from scheduler.i18n import LANGUAGES, translator
         from scheduler.notifications.channels import SMTP_SECRETS, URL_SECRETS, Channels
         from scheduler.notifications.sender import Notifier
 
-        config = self.config
-        settings = config.notifications
-        if settings is None:
-            return None
         state_dir = config.path(config.state_dir)
         credentials_dir = config.path(config.credentials_dir) if config.credentials_dir else None
 

@@ -138,6 +138,7 @@ class App:
         from scheduler.i18n import LANGUAGES, translator
         from scheduler.notifications.channels import SMTP_SECRETS, URL_SECRETS, Channels
         from scheduler.notifications.sender import Notifier
+        from scheduler.reports.status import reader_sessions
 
         config = self.config
         settings = config.notifications
@@ -172,6 +173,7 @@ class App:
             owner=self.owner,
             exclusive=self.exclusive,
             stopping=self.stopping,
+            readers=reader_sessions(config.database_url),
         )
 
     def watch(self) -> Watch | None:

@@ -478,4 +478,4 @@ def test_routes_silence_an_event_and_operations_hear_of_a_daemon_that_died_mid_s
     [mail] = smtp.received  # nothing for `published`: its route is empty
     assert mail.recipients == ("lea@example.org",)
     assert mail.subject == "relais a redémarré après un arrêt brutal"
-    assert "relais a trouvé 1 envois interrompus" in mail.body
+    assert "relais a trouvé 1 envoi interrompu ; il le recherche" in mail.body

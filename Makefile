@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lint typecheck unit install lock clean messages screenshots docs
+.PHONY: run test check lint typecheck unit install lock clean mutate messages screenshots docs
 
 install: $(STAMP)
 
@@ -39,13 +39,20 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml; docs/mutation.md).
+# Slow on two cores, so not part of `make test`. MUTANTS narrows the run to some modules,
+# e.g. make mutate MUTANTS='scheduler.rules.daily_cap* scheduler.delivery.states*'
+mutate: $(STAMP)
+	-$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python -m tests.mutation_report --survivors
+
 # Re-pin the dependencies after editing pyproject.toml (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -o requirements.lock
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) queue.db queue.db-wal queue.db-shm queue.db.lock processed rejected state out public
+	rm -rf $(VENV) queue.db queue.db-wal queue.db-shm queue.db.lock processed rejected state out public mutants
 
 # Merge new messages of the code and templates into the French and English catalogues.
 messages: $(STAMP)

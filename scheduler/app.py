@@ -144,6 +144,7 @@ class App:
         from scheduler.i18n import LANGUAGES, translator
         from scheduler.notifications.channels import SMTP_SECRETS, URL_SECRETS, Channels
         from scheduler.notifications.sender import Notifier
+        from scheduler.reports.status import reader_sessions
 
         state_dir = config.path(config.state_dir)
         credentials_dir = config.path(config.credentials_dir) if config.credentials_dir else None
@@ -174,6 +175,7 @@ class App:
             owner=self.owner,
             exclusive=self.exclusive,
             stopping=self.stopping,
+            readers=reader_sessions(config.database_url),
         )
 
     def watch(self) -> Watch | None:

@@ -149,12 +149,18 @@ def db() -> None:
 @click.pass_context
 def upgrade(ctx: click.Context) -> None:
     """Migrate the database to the latest schema (creates it if needed)."""
-    from scheduler.db.engines import current_revision, head_revision
+    from scheduler.db.engines import current_revision, head_revision, known_revisions
     from scheduler.db.engines import upgrade as run_upgrade
 
     app = _app(ctx)
     url = app.config.database_url
     before = current_revision(app.engine)
+    if before is not None and before not in known_revisions():
+        raise NeedsAPerson(
+            f"the database is at revision {before}, newer than this relais knows (its newest "
+            f"is {head_revision(url)}); nothing was changed. Use the newer relais that "
+            "upgraded it"
+        )
     run_upgrade(url)
     after = head_revision(url)
     shown = app.engine.url.render_as_string(hide_password=True)

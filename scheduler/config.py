@@ -6,6 +6,7 @@ credentials directory (``$CREDENTIALS_DIRECTORY`` under systemd).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from datetime import date, time, timedelta
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.base import AccountSettings
 from connectors.credentials import credentials_for
@@ -107,9 +108,32 @@ class HttpConfig(_Strict):
     """``http:`` in config.yaml; absent means no endpoint."""
 
     host: str = "127.0.0.1"
-    """The address to listen on."""
+    """The address to listen on: a loopback address unless `behind_auth_proxy` is set."""
     port: int = Field(ge=1, le=65535)
     """The port to listen on, such as 9187 (required when `http:` is given)."""
+    behind_auth_proxy: bool = False
+    """The endpoint has no authentication and the calendar carries posts awaiting approval:
+    set this only when a reverse proxy that authenticates is the one way to reach `host`."""
+
+    @model_validator(mode="after")
+    def _loopback_unless_proxied(self) -> HttpConfig:
+        if not self.behind_auth_proxy and not _is_loopback(self.host):
+            raise ValueError(
+                f"http.host {self.host!r} is not a loopback address: the endpoint has no "
+                "authentication and its calendar shows posts awaiting approval. Serve on "
+                "127.0.0.1 behind a reverse proxy that authenticates, and set "
+                "`behind_auth_proxy: true` if the proxy must reach another address"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class WebConfig(_Strict):

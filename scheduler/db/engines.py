@@ -75,6 +75,19 @@ def head_revision(url: str | None = None) -> str | None:
     migrations/versions (what Alembic's ScriptDirectory finds, without importing Alembic;
     tests/unit/db/test_revisions.py holds the two to the same answer). ``url`` is unused
     and kept for the callers that pass it."""
+    revisions, parents = _revisions()
+    heads = sorted(revisions - parents)
+    if len(heads) > 1:
+        raise SchemaOutOfDate(f"the migrations have several heads: {', '.join(heads)}")
+    return heads[0] if heads else None
+
+
+def known_revisions() -> set[str]:
+    """Every revision this relais has a migration for."""
+    return _revisions()[0]
+
+
+def _revisions() -> tuple[set[str], set[str]]:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
@@ -83,10 +96,7 @@ def head_revision(url: str | None = None) -> str | None:
             revisions.add(values["revision"])
         down = values.get("down_revision")
         parents.update([down] if isinstance(down, str) else list(down or ()))
-    heads = sorted(revisions - parents)
-    if len(heads) > 1:
-        raise SchemaOutOfDate(f"the migrations have several heads: {', '.join(heads)}")
-    return heads[0] if heads else None
+    return revisions, parents
 
 
 def _module_constants(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
@@ -130,6 +140,13 @@ def require_head(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=True)
     current = current_revision(engine)
     head = head_revision(url)
+    if current is not None and current not in known_revisions():
+        # `relais db upgrade` cannot help (Alembic does not know the revision): say so.
+        raise SchemaOutOfDate(
+            f"the database {url} is at revision {current}, newer than this relais knows (its "
+            f"newest is {head}): a newer relais upgraded it. Run that newer relais, or "
+            "restore the backup taken before the upgrade"
+        )
     if current != head:
         where = "has no relais schema yet" if current is None else f"is at revision {current}"
         raise SchemaOutOfDate(

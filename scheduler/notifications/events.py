@@ -91,6 +91,9 @@ def on_delivery_change(
     """Called by ``change_state`` for every change (and creation) of a delivery."""
     if not outbox_enabled(session):
         return
+    kind = _STATE_KINDS.get(to_state)
+    if to_state != "pending_approval" and kind is None:
+        return  # most changes (claimed, sending...) are news for nobody: no query at all
     # A delivery just created is pending: its post is found in the session, not loaded.
     post = delivery.post or session.get(Post, delivery.post_id)
     about = {
@@ -113,7 +116,6 @@ def on_delivery_change(
             **about,
         )
         return
-    kind = _STATE_KINDS.get(to_state)
     if kind is None or (kind == Kind.CANCELLED and actor in _SELF_MADE):
         return
     details: dict[str, Any] = {

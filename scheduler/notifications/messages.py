@@ -66,6 +66,12 @@ def compose(
             f"{format_date(moment.date(), 'full', locale=words.language)}, "
             f"{format_time(moment, 'short', tzinfo=words.zone, locale=words.language)}"
         )
+    count = int(d.get("count", 0))
+    values["found"] = words.ngettext(
+        "relais found {count} interrupted send; it looks for it on the platforms.",
+        "relais found {count} interrupted sends; it looks for them on the platforms.",
+        count,
+    ).format(count=count)
     subject_text, lines = _WORDING[about.kind](_, d)
     body = [line.format(**values) for line in lines]
     if about.kind == Kind.FILE_REJECTED:
@@ -181,7 +187,7 @@ def _series_empty(_: Any, d: dict[str, Any]) -> _Wording:
 
 def _daemon_recovered(_: Any, d: dict[str, Any]) -> _Wording:
     return _("relais restarted after a crash"), [
-        _("relais found {count} interrupted sends; it looks for them on the platforms."),
+        "{found}",
         _("`relais status` shows what needs a person."),
     ]
 

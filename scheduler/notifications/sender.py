@@ -26,11 +26,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,6 +87,7 @@ class Notifier:
         exclusive: bool,
         stopping: threading.Event | None = None,
         send_message: Callable[[Target, Message], SendResult] | None = None,
+        readers: sessionmaker[Session] | None = None,
     ) -> None:
         assert config.notifications is not None
         self.sessions = sessions
@@ -100,6 +101,8 @@ class Notifier:
         self.owner = owner
         self.exclusive = exclusive
         self.stopping = stopping or threading.Event()
+        # Read-only sessions (no write lock on SQLite) for the "anything to do?" look.
+        self.readers = readers
         timeout = self.settings.smtp.timeout if self.settings.smtp else timedelta(seconds=10)
         self.deadline = max(timeout.total_seconds() * 3, 5.0)
         self.lease = timedelta(seconds=self.deadline) + timedelta(minutes=1)
@@ -110,17 +113,51 @@ class Notifier:
     def run_pass(self, budget: timedelta = timedelta(seconds=30)) -> int:
         """Everything due now, for at most ``budget``; returns how many sends were tried."""
         started = time.monotonic()
-        self.reap()
-        self.expand()
-        self.fold_digests()
+        steps = self.has_work()
+        if "reap" in steps:
+            self.reap()
+        if "expand" in steps:
+            self.expand()
+            steps.add("send")
+        if "fold" in steps:
+            self.fold_digests()
+            steps.add("send")
+        if "send" not in steps:
+            return 0
         tried = 0
+        # The mail server refused or was unreachable: the other e-mails of this pass would
+        # meet the same; they wait for the next pass instead of each trying (and failing).
+        resting: set[str] = set()
         while not self.stopping.is_set() and time.monotonic() - started < budget.total_seconds():
-            claim = self.claim_next()
+            claim = self.claim_next(skip_channels=resting)
             if claim is None:
                 break
-            self.deliver(claim)
+            outcome = self.deliver(claim)
+            if claim.channel == "email" and outcome == Outcome.RETRY:
+                resting.add("email")
             tried += 1
         return tried
+
+    def has_work(self) -> set[str]:
+        """Which steps a pass needs (reap, expand, fold, send), read without taking
+        SQLite's write lock, so an idle pass never makes dispatch wait."""
+        if self.readers is None:
+            return {"reap", "expand", "fold", "send"}
+        now = self.clock.now()
+        send = NotificationSend
+        stale = send.lease_until <= now
+        if self.exclusive:
+            stale = or_(stale, send.lease_owner != self.owner)
+        due = send.due_at <= now
+        checks = {
+            "reap": exists().where(send.state == SENDING, stale),
+            "expand": exists().where(Notification.expanded_at.is_(None)),
+            "fold": exists().where(send.state == DIGEST_WAIT, due),
+            "send": exists().where(send.state.in_([WAITING, RETRY_WAIT]), due),
+        }
+        with self.readers() as session:
+            row = session.execute(select(*checks.values())).one()
+        return {step for step, needed in zip(checks, row, strict=True) if needed}
 
     # -- expanding -------------------------------------------------------------------
 
@@ -205,13 +242,17 @@ class Notifier:
 
     # -- sending ---------------------------------------------------------------------
 
-    def claim_next(self, notification_id: int | None = None) -> _Claim | None:
+    def claim_next(
+        self, notification_id: int | None = None, skip_channels: Collection[str] = ()
+    ) -> _Claim | None:
         now = self.clock.now()
         only = (
             ()
             if notification_id is None
             else (NotificationSend.notification_id == notification_id,)
         )
+        if skip_channels:
+            only = (*only, NotificationSend.channel.not_in(list(skip_channels)))
         with transaction(self.sessions) as session:
             row = session.scalars(
                 select(NotificationSend)
@@ -252,7 +293,7 @@ class Notifier:
                 items=items,
             )
 
-    def deliver(self, claim: _Claim) -> None:
+    def deliver(self, claim: _Claim) -> Outcome:
         """Send one claimed row (``sending`` is committed) and record what happened."""
         ids = fields(
             notification_id=claim.about.id,
@@ -268,7 +309,7 @@ class Notifier:
             row = session.get(NotificationSend, claim.send_id, with_for_update=True)
             if row is None or row.state != SENDING or row.lease_owner != self.owner:
                 log.warning("notification changed while it was sent; not recorded", extra=ids)
-                return
+                return result.outcome
             row.lease_owner = None
             row.lease_until = None
             row.updated_at = now
@@ -277,11 +318,11 @@ class Notifier:
                 row.state = SENT
                 row.sent_at = now
                 log.info("notification sent", extra=ids)
-                return
+                return result.outcome
             if result.outcome == Outcome.AMBIGUOUS:
                 row.state = UNKNOWN
                 log.warning("notification may or may not have arrived: %s", result.error, extra=ids)
-                return
+                return result.outcome
             decision = self.policy.decide(attempts=row.attempts, now=now)
             if result.outcome == Outcome.RETRY and decision.retry and decision.at is not None:
                 row.state = RETRY_WAIT
@@ -292,9 +333,10 @@ class Notifier:
                     result.error,
                     extra=ids,
                 )
-                return
+                return result.outcome
             row.state = FAILED
             log.error("notification not sent, given up: %s", result.error, extra=ids)
+            return result.outcome
 
     def _attempt(self, claim: _Claim) -> SendResult:
         someone = next((p for p in self.people() if p.name == claim.person), None)

@@ -215,6 +215,7 @@ def daemon_alive(database_url: str) -> bool | None:
     path = sqlite_path(database_url)
     if path is None:
         return None
+    path = path.resolve()  # as the daemon keys its lock (a link to the queue finds it)
     lock = path.with_name(path.name + ".lock")
     try:
         handle = lock.open("r", encoding="utf-8")

@@ -90,6 +90,8 @@ class Daemon:
         require_head(self.app.engine)
         path = sqlite_path(self.app.config.database_url)
         if path is not None:
+            # Keyed on the real file: a symbolic link to the same queue finds the same lock.
+            path = path.resolve()
             self._lock = InstanceLock(path.with_name(path.name + ".lock"))
             self._lock.acquire()
             self._database_file = DatabaseFileIdentity(path)
@@ -386,6 +388,12 @@ class Daemon:
         )
         # A port already taken stops the start here, before READY: the unit restarts it.
         self._http = serve_http(endpoint, settings.host, settings.port)
+        if settings.behind_auth_proxy:
+            log.warning(
+                "the http endpoint on %s has no authentication of its own: config.yaml says an "
+                "authenticating proxy is the only way to reach it",
+                settings.host,
+            )
 
     def _watch_inbox(self) -> Any:
         inbox = self.app.config.inbox_dir

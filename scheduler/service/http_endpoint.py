@@ -218,12 +218,33 @@ _TEXT = "text/plain; charset=utf-8"
 _INDEX = b"relais: /metrics, /healthz, /calendar.ics\n"
 
 
+# At most this many requests at once; a client holding a connection open is cut off after
+# CONNECTION_TIMEOUT seconds of silence.
+MAX_CONNECTIONS = 8
+CONNECTION_TIMEOUT = 10.0
+
+
 class _Server(ThreadingMixIn, WSGIServer):
     # A slow scrape must not hold up a health check; no thread outlives the process.
     daemon_threads = True
+    _slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: refused, not queued
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CONNECTION_TIMEOUT
+
     def log_message(self, format: str, *args: Any) -> None:
         # Into our logs at debug level, not onto stderr where it would break the JSON lines.
         log.debug("http %s", format % args)

@@ -378,9 +378,15 @@ def dump(path: Path) -> dict[str, list[dict[str, Any]]]:
     """Every row of the 0001 tables, as stored, in primary-key order."""
     with sqlite3.connect(path) as connection:
         connection.row_factory = sqlite3.Row
+        # The 0001 columns only: later migrations add columns (empty for old rows).
         found = {
-            table: [dict(row) for row in connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
-            for table in ROWS
+            table: [
+                dict(row)
+                for row in connection.execute(
+                    f"SELECT {', '.join(rows[0])} FROM {table} ORDER BY 1, 2"
+                )
+            ]
+            for table, rows in ROWS.items()
         }
     connection.close()
     return found

@@ -451,3 +451,31 @@ def test_editors_hear_of_a_series_date_without_an_episode_once(
     assert mail.recipients == ("paul@example.org",)
     assert mail.subject == "No episode yet: boudoir, Wednesday, December 16, 2026, 10:00 AM"
     assert "`series: boudoir`" in mail.body
+
+
+def test_routes_silence_an_event_and_operations_hear_of_a_daemon_that_died_mid_send(
+    tmp_path: Path, clock: FakeClock, smtp: MailServer
+) -> None:
+    from scheduler.db.models import Delivery
+    from tests.support import queue_delivery
+
+    app = make_app(
+        tmp_path, clock, libraries=LIBRARIES,
+        notifications={"smtp": smtp_settings(smtp), "routes": {"published": []},
+                       "operations": ["lea"]},
+    )  # fmt: skip
+    add_people(app)
+    interrupted = queue_delivery(app)
+    with transaction(app.sessions) as session:
+        delivery = session.get(Delivery, interrupted)
+        assert delivery is not None
+        delivery.state, delivery.lease_owner = "sending", "dead-host:99:0badc0de"
+        delivery.lease_until = clock.now() + timedelta(minutes=5)
+    drop(app.config, "redaction/bienvenue.yaml", WELCOME)
+    app.intake().scan()
+    app.dispatcher().run_due()  # reaps the dead daemon's send, publishes the post
+    notifier(app).run_pass()
+    [mail] = smtp.received  # nothing for `published`: its route is empty
+    assert mail.recipients == ("lea@example.org",)
+    assert mail.subject == "relais a redémarré après un arrêt brutal"
+    assert "relais a trouvé 1 envoi interrompu ; il le recherche" in mail.body

@@ -24,6 +24,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("delivery") as batch_op:
-        batch_op.drop_column("resent_at")
-        batch_op.drop_column("retrying_since")
+    # ALTER TABLE .. DROP COLUMN in place (SQLite >= 3.35): a batch operation would copy the
+    # table and drop the original, which the foreign keys of delivery_note, attempt and
+    # delivery_event refuse while PRAGMA foreign_keys is on.
+    op.drop_column("delivery", "resent_at")
+    op.drop_column("delivery", "retrying_since")

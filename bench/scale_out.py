@@ -33,7 +33,7 @@ from bench.common import Outcome, print_header, print_outcomes
 from tests.harness.daemons import DaemonProcess, LogFile, settled
 from tests.harness.platform import platform
 from tests.harness.project import dispose, drop_posts, fresh_database, make_project
-from tests.harness.tally import Tally, tally
+from tests.harness.tally import Tally, tally, why
 
 TARGET = 2.5  # 4 daemons over 1 (issue 16, point 7)
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -46,6 +46,7 @@ class Run:
     wall: float  # seconds from the daemons' start to every post settled
     tally: Tally
     cap: int | None
+    explanations: tuple[str, ...]  # `relais why` of a few posts published twice or lost
 
     @property
     def cap_kept(self) -> bool:
@@ -91,9 +92,18 @@ def one_run(
                 for daemon in running:
                     daemon.stop()
             counted = tally(project, titles, blog.created())
+            problems = [item.split()[0] for item in counted.published_twice + counted.lost]
+            explanations = tuple(why(project, delivery_id) for delivery_id in problems[:3])
         finally:
             dispose(database_url)
-    return Run(daemons=daemons, rate=steady_rate(moments), wall=wall, tally=counted, cap=cap)
+    return Run(
+        daemons=daemons,
+        rate=steady_rate(moments),
+        wall=wall,
+        tally=counted,
+        cap=cap,
+        explanations=explanations,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"busiest day {busiest} (cap {'kept' if run.cap_kept else 'BROKEN'}); "
             f"load {os.getloadavg()[0]:.1f}"
         )
+        for item in t.published_twice + t.lost:
+            print(f"  ! {item}")
+        for explanation in run.explanations:
+            print(explanation)
     first, last = runs[0], runs[-1]
     ratio = last.rate / first.rate
     clean = all(not run.tally.published_twice and not run.tally.lost for run in runs)
@@ -144,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 figure=f"{rates}; twice/lost {'0/0' if clean else 'NOT 0'}, "
                 f"cap {'kept' if caps else 'BROKEN'}",
-                baseline=f"1 daemon {first.rate:.2f} posts/s",
+                baseline=f"{first.daemons} daemon(s) {first.rate:.2f} posts/s",
                 ratio=f"{ratio:.2f}x",
                 target=f">= {TARGET}x, 0 twice, caps exact",
                 met=ratio >= TARGET and clean and caps,

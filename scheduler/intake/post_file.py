@@ -253,6 +253,14 @@ class _Checker:
         self.now = ensure_utc(now)
         self.problems: list[tuple[Loc, str]] = []
         inbox = Path(os.path.realpath(config.inbox_dir))
+        # The key comes from the path the scan found, not from where the descriptor is now:
+        # another daemon sharing the inbox may have moved the file to processed/ meanwhile,
+        # and a key taken from the new place ("essai" for "redaction/essai") would queue the
+        # same post a second time under another identity (a double post).
+        # (Confinement was checked on the descriptor when it was opened.)
+        asked = Path(os.path.realpath(path.parent)) / path.name
+        if asked.is_relative_to(inbox):
+            real = asked
         if real.is_relative_to(inbox):
             self.root, self.root_label = inbox, "the inbox"
             # Shown escaped: a name that is not UTF-8 cannot be stored as text otherwise.

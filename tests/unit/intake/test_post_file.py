@@ -468,3 +468,17 @@ def test_latest_and_priority_are_read_and_checked(config: Config) -> None:
     assert problems(config, MINIMAL + "priority: high\n") == [
         (5, "priority must be one of 'normal' or 'urgent'")
     ]
+
+
+def test_the_key_is_the_scanned_path_even_when_another_daemon_moved_the_file(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two daemons share an inbox: one opens the file, the other moves it to processed/
+    before the first reads where its descriptor points. The key must stay the inbox path
+    (a key from the new place queued the same post twice: bench/scale_out.py, 4 daemons)."""
+    import scheduler.intake.post_file as post_file_module
+
+    moved = config.base_dir / "processed" / "eaux-vives" / "post.yaml"
+    monkeypatch.setattr(post_file_module, "opened_path", lambda _fd: str(moved))
+    post = parse(config, "library: eaux-vives\nauthor: marie\ntext: Bonjour\nto: [facebook]\n")
+    assert post.key == "eaux-vives/post"

@@ -182,29 +182,6 @@ def test_a_revoked_app_password_pauses_the_account(tmp_path: Path, clock: FakeCl
     assert PDS.startswith("https://")
 
 
-def test_a_dry_run_account_like_bluesky_counts_as_bluesky_does(
-    tmp_path: Path, clock: FakeClock
-) -> None:
-    from connectors.base import AccountSettings
-    from connectors.registry import build_connector
-
-    stand_in = build_connector(
-        AccountSettings(
-            name="bluesky",
-            kind="dry_run",
-            base_dir=tmp_path,
-            options={
-                "log": "out/bluesky.jsonl",
-                "like": "bluesky",
-                "like_options": {"handle": "bibliotheques.example.org"},
-            },
-        ),
-        clock,
-    )
-    rendered = stand_in.render(outgoing("link", tmp_path, due_at=clock.now()))
-    assert rendered.counted_as == "graphemes as Bluesky counts them"
-
-
 def test_long_links_are_shown_short_and_kept_whole_in_their_facet(
     tmp_path: Path, clock: FakeClock
 ) -> None:

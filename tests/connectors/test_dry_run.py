@@ -263,3 +263,30 @@ def test_a_dry_run_account_cannot_stand_for_an_unknown_platform(tmp_path: Path) 
     )
     with pytest.raises(ValueError, match="myspace"):
         build_connector(settings, FixedClock())
+
+
+@pytest.mark.parametrize(
+    ("like", "options", "counted_as"),
+    [
+        (
+            "mastodon",
+            {"instance": "https://mastodon.example.org"},
+            "characters as Mastodon counts them",
+        ),
+        ("bluesky", {"handle": "bibliotheques.example.org"}, "graphemes as Bluesky counts them"),
+    ],
+)
+def test_a_dry_run_account_counts_as_the_fediverse_platform_it_stands_for(
+    tmp_path: Path, like: str, options: dict[str, Any], counted_as: str
+) -> None:
+    stand_in = build_connector(
+        AccountSettings(
+            name=like,
+            kind="dry_run",
+            base_dir=tmp_path,
+            options={"log": f"out/{like}.jsonl", "like": like, "like_options": options},
+        ),
+        FixedClock(),
+    )
+    post = dataclasses.replace(make_outgoing(), link="https://www.example.org/agenda")
+    assert stand_in.render(post).counted_as == counted_as

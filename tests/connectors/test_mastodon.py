@@ -196,29 +196,6 @@ def test_find_ignores_statuses_older_than_the_first_attempt(
     assert connector.find(newer) is None
 
 
-def test_a_dry_run_account_like_mastodon_counts_as_mastodon_does(
-    tmp_path: Path, clock: FakeClock
-) -> None:
-    from connectors.base import AccountSettings
-    from connectors.registry import build_connector
-
-    stand_in = build_connector(
-        AccountSettings(
-            name="mastodon",
-            kind="dry_run",
-            base_dir=tmp_path,
-            options={
-                "log": "out/mastodon.jsonl",
-                "like": "mastodon",
-                "like_options": {"instance": "https://mastodon.example.org"},
-            },
-        ),
-        clock,
-    )
-    rendered = stand_in.render(outgoing("link", tmp_path, due_at=clock.now()))
-    assert rendered.counted_as == "characters as Mastodon counts them"
-
-
 def test_a_search_that_cannot_reach_back_to_the_first_attempt_asks_a_person(
     tmp_path: Path, clock: FakeClock
 ) -> None:
